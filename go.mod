@@ -1,0 +1,3 @@
+module github.com/roster-scim/roster
+
+go 1.26

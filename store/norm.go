@@ -1,0 +1,86 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// NormUserName is the shadow value uniqueness and lookups of userName use:
+// SCIM says userName is case-insensitive (RFC 7643 §4.1.1), and IdPs send
+// the same login with different capitalisation. Full Unicode simple case
+// folding is applied so "STRASSE" and "strasse", "Ǆ" and "ǆ" collide.
+func NormUserName(s string) string { return foldCase(s) }
+
+// NormEmail is the shadow value used for the emails.value index.
+func NormEmail(s string) string { return foldCase(strings.TrimSpace(s)) }
+
+// NormDisplayName folds group display names for case-insensitive filters.
+func NormDisplayName(s string) string { return foldCase(s) }
+
+// foldCase maps every rune to the smallest rune of its simple case-folding
+// orbit, which makes two strings equal exactly when strings.EqualFold says so.
+func foldCase(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	min := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < min {
+			min = f
+		}
+	}
+	return min
+}
+
+// NewID returns a UUIDv7 string: random, yet ordered by creation time, so
+// the default listing order (by id) is creation order and index inserts
+// stay append-mostly.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	ms := uint64(time.Now().UnixMilli())
+	b[0] = byte(ms >> 40)
+	b[1] = byte(ms >> 32)
+	b[2] = byte(ms >> 24)
+	b[3] = byte(ms >> 16)
+	b[4] = byte(ms >> 8)
+	b[5] = byte(ms)
+	b[6] = (b[6] & 0x0f) | 0x70
+	b[8] = (b[8] & 0x3f) | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
