@@ -84,3 +84,8 @@ func NewID() string {
 	hex.Encode(out[24:], b[10:])
 	return string(out[:])
 }
+
+// Timestamp is the precision every record time is stored and rendered at:
+// UTC milliseconds, so a meta.lastModified a client read back compares
+// equal to the stored one on every backend.
+func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
