@@ -47,9 +47,21 @@ func foldCase(s string) string {
 	return b.String()
 }
 
+// foldRune picks one representative per simple case-folding orbit: the
+// lower-case ASCII letter when the orbit has one (so plain lower-case ASCII
+// needs no work), else the orbit's smallest rune.
 func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}
 	min := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return unicode.ToLower(f)
+		}
 		if f < min {
 			min = f
 		}
