@@ -79,12 +79,14 @@ type User struct {
 	PasswordHash string
 
 	// Roster extension (urn:ietf:params:scim:schemas:extension:roster:2.0:User).
-	Notes                 string
-	Permissions           []string
-	AccountAdmin          bool
-	CustomerCode          string
-	UDID                  string
-	ReceiveSystemMessages bool
+	Notes        string
+	Permissions  []string
+	AccountAdmin bool
+	CustomerCode string
+	UDID         string
+	// NoSystemMessages opts out of access-change e-mails (on by default,
+	// as the seeds promise an e-mail whenever access changes).
+	NoSystemMessages bool
 	// Activation is ActivationPending until the user sets a password or
 	// signs in; invitations can be resent only while pending.
 	Activation string
