@@ -1,0 +1,229 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// echoCaller answers 200 with the caller the middleware put in the context.
+var echoCaller = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "tenant=%s token=%s", TenantID(r.Context()), TokenID(r.Context()))
+})
+
+type scimError struct {
+	Schemas []string `json:"schemas"`
+	Status  string   `json:"status"`
+	Detail  string   `json:"detail"`
+}
+
+func do(t *testing.T, h http.Handler, authz string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/scim/v2/Users", nil)
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result(), rec.Body.String()
+}
+
+func TestSCIMBearer(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	fs.addTenant("globex", false)
+	fs.addTenant("frozen", true)
+	good, goodTok, _ := MintToken(ctx, fs, "acme", "okta", now)
+	other, otherTok, _ := MintToken(ctx, fs, "globex", "entra", now)
+	revoked, revokedTok, _ := MintToken(ctx, fs, "acme", "old", now)
+	fs.revoke(revokedTok.ID, now)
+	suspended, _, _ := MintToken(ctx, fs, "frozen", "", now)
+	orphan, _, _ := MintToken(ctx, fs, "deleted-tenant", "", now)
+	unknown := TokenPrefix + strings.Repeat("A", len(good)-len(TokenPrefix))
+
+	tests := []struct {
+		name      string
+		authz     string
+		status    int
+		body      string // substring of the body (detail or echoed caller)
+		challenge string // WWW-Authenticate, "" for none
+	}{
+		{"missing", "", 401, "authentication required", `Bearer realm="roster"`},
+		{"basic scheme", "Basic dXNlcjpwYXNz", 401, "malformed bearer token", `Bearer realm="roster", error="invalid_token"`},
+		{"not a roster token", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", 401, "malformed bearer token", `Bearer realm="roster", error="invalid_token"`},
+		{"truncated", "Bearer " + good[:len(good)-1], 401, "malformed bearer token", `Bearer realm="roster", error="invalid_token"`},
+		{"bad base64", "Bearer " + good[:len(good)-1] + "*", 401, "malformed bearer token", `Bearer realm="roster", error="invalid_token"`},
+		{"no credentials", "Bearer", 401, "malformed bearer token", `Bearer realm="roster", error="invalid_token"`},
+		{"unknown", "Bearer " + unknown, 401, "unknown token", `Bearer realm="roster", error="invalid_token"`},
+		{"revoked", "Bearer " + revoked, 401, "token revoked", `Bearer realm="roster", error="invalid_token"`},
+		{"tenant gone", "Bearer " + orphan, 401, "unknown token", `Bearer realm="roster", error="invalid_token"`},
+		{"suspended tenant", "Bearer " + suspended, 403, "tenant suspended", ""},
+		{"valid", "Bearer " + good, 200, "tenant=acme token=" + goodTok.ID, ""},
+		{"scheme case-insensitive", "bearer  " + good, 200, "tenant=acme token=" + goodTok.ID, ""},
+		{"other tenant's token", "Bearer " + other, 200, "tenant=globex token=" + otherTok.ID, ""},
+	}
+	for _, cache := range []time.Duration{0, DefaultCacheTTL} {
+		h := SCIMBearer(fs, BearerOptions{CacheTTL: cache, Logger: quietLogger(), Now: func() time.Time { return now }})(echoCaller)
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/cache=%s", tt.name, cache), func(t *testing.T) {
+				// Twice: the second answer may come from the cache and
+				// must be the same.
+				for range 2 {
+					res, body := do(t, h, tt.authz)
+					if res.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+						t.Fatalf("Authorization %q: got %d %s, want %d containing %q", tt.authz, res.StatusCode, body, tt.status, tt.body)
+					}
+					if got := res.Header.Get("WWW-Authenticate"); got != tt.challenge {
+						t.Errorf("WWW-Authenticate: got %q, want %q", got, tt.challenge)
+					}
+					if tt.status == 200 {
+						continue
+					}
+					if ct := res.Header.Get("Content-Type"); ct != "application/scim+json" {
+						t.Errorf("Content-Type: got %q, want application/scim+json", ct)
+					}
+					var e scimError
+					if err := json.Unmarshal([]byte(body), &e); err != nil {
+						t.Fatalf("body %q is not JSON: %v", body, err)
+					}
+					if len(e.Schemas) != 1 || e.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" || e.Status != fmt.Sprint(tt.status) {
+						t.Errorf("body %q is not a SCIM error with status %d", body, tt.status)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestSCIMBearerStoreFailureDoesNotLeak(t *testing.T) {
+	fs := newFakeStore()
+	fs.fail = errStoreDown
+	h := SCIMBearer(fs, BearerOptions{Logger: quietLogger()})(echoCaller)
+	res, body := do(t, h, "Bearer "+TokenPrefix+strings.Repeat("A", 43))
+	if res.StatusCode != 500 || strings.Contains(body, "locked") {
+		t.Fatalf("got %d %s, want 500 without the store's error text", res.StatusCode, body)
+	}
+}
+
+func TestSCIMBearerCache(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	secret, tok, _ := MintToken(ctx, fs, "acme", "", clk.Now())
+	h := SCIMBearer(fs, BearerOptions{CacheTTL: 30 * time.Second, Logger: quietLogger(), Now: clk.Now})(echoCaller)
+
+	for i := range 10 {
+		if res, body := do(t, h, "Bearer "+secret); res.StatusCode != 200 {
+			t.Fatalf("request %d: got %d %s, want 200", i, res.StatusCode, body)
+		}
+		clk.Add(time.Second)
+	}
+	if lookups, touches := fs.counts(); lookups != 1 || touches != 1 {
+		t.Errorf("10 requests within the cache window: %d store lookups and %d last-used writes, want 1 and 1", lookups, touches)
+	}
+
+	// Revoked while cached: still accepted until the entry expires, then refused.
+	fs.revoke(tok.ID, clk.Now())
+	if res, _ := do(t, h, "Bearer "+secret); res.StatusCode != 200 {
+		t.Errorf("revoked token inside the cache window: got %d, want 200 (documented delay)", res.StatusCode)
+	}
+	clk.Add(31 * time.Second)
+	if res, body := do(t, h, "Bearer "+secret); res.StatusCode != 401 || !strings.Contains(body, "revoked") {
+		t.Errorf("revoked token after the cache window: got %d %s, want 401 token revoked", res.StatusCode, body)
+	}
+}
+
+func TestSCIMBearerTouchesAtMostOnceAMinute(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	secret, tok, _ := MintToken(ctx, fs, "acme", "", clk.Now())
+	for _, ttl := range []time.Duration{0, 30 * time.Second} {
+		fs.mu.Lock()
+		fs.touches = 0
+		fs.tokens[tok.ID].LastUsedAt = time.Time{}
+		fs.mu.Unlock()
+		h := SCIMBearer(fs, BearerOptions{CacheTTL: ttl, Logger: quietLogger(), Now: clk.Now})(echoCaller)
+		// One request every 5 s for 3 minutes.
+		for range 36 {
+			if res, _ := do(t, h, "Bearer "+secret); res.StatusCode != 200 {
+				t.Fatalf("got %d, want 200", res.StatusCode)
+			}
+			clk.Add(5 * time.Second)
+		}
+		if _, touches := fs.counts(); touches < 2 || touches > 4 {
+			t.Errorf("cache %s: 36 requests over 3 minutes wrote last-used %d times, want about 3", ttl, touches)
+		}
+		fs.mu.Lock()
+		last := fs.tokens[tok.ID].LastUsedAt
+		fs.mu.Unlock()
+		if clk.Now().Sub(last) > 2*time.Minute {
+			t.Errorf("cache %s: last used %s, now %s: stale", ttl, last, clk.Now())
+		}
+	}
+}
+
+func TestSCIMBearerCacheIsBounded(t *testing.T) {
+	ctx := context.Background()
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	v := newVerifier(fs, BearerOptions{CacheTTL: time.Hour, CacheSize: 5, Logger: quietLogger()})
+	for range 50 {
+		secret, _, _ := MintToken(ctx, fs, "acme", "", time.Now())
+		if _, err := v.verify(ctx, "Bearer "+secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(v.cache); n > 5 {
+		t.Errorf("cache holds %d entries, want at most 5", n)
+	}
+}
+
+func TestMintToken(t *testing.T) {
+	fs := newFakeStore()
+	secret, tok, err := MintToken(context.Background(), fs, "acme", "okta", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "rst_") || !WellFormedToken(secret) {
+		t.Errorf("secret %q: want rst_ + 43 base64url characters", secret)
+	}
+	stored := fs.tokens[tok.ID]
+	if stored.Hash != HashSecret(secret) || len(stored.Hash) != 64 || strings.Contains(stored.Hash, secret[4:]) {
+		t.Errorf("stored hash %q: want the hex SHA-256 of the secret only", stored.Hash)
+	}
+	second, _, _ := MintToken(context.Background(), fs, "acme", "okta", time.Now())
+	if second == secret {
+		t.Error("two tokens minted with the same secret")
+	}
+	if _, _, err := MintToken(context.Background(), fs, "", "x", time.Now()); err == nil {
+		t.Error("token without a tenant: got no error")
+	}
+}
