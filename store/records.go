@@ -177,9 +177,13 @@ type Pool struct {
 	EndsAt            time.Time // zero: open-ended
 	MaxDevicesPerSeat int       // 0: unlimited
 	Policy            string
-	Version           int64
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// AutoAssign grants a seat to any user of the tenant who signs in on
+	// a device without one (the seeds' "licenses are assigned
+	// automatically"); without it only rules and admins assign.
+	AutoAssign bool
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Unassigned is the number of free seats.
