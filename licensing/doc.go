@@ -8,7 +8,4 @@
 // change came in by. It depends on the store package only, and never on
 // the SCIM library: licensing speaks in domain records, not in SCIM
 // resources.
-//
-// The engine arrives with the licensing issue; this package holds its
-// place in the layout so the import rules can already guard it.
 package licensing
