@@ -90,9 +90,10 @@ func (e *Engine) DeviceLogin(ctx context.Context, u *store.User, productCode, de
 	return e.issue(ctx, u, prod, pool, d, ttl)
 }
 
-// Renew exchanges a still-valid (or recently expired) lease for a new one,
-// refusing when the device was blocked or unbound, the seat is gone or the
-// pool ended.
+// Renew exchanges a lease the tenant signed, even an expired one, for a new
+// one: what counts is checked anew (device still bound and not blocked,
+// user active, seat held, pool running), so an app that was offline past
+// its lease can come back without signing in again.
 func (e *Engine) Renew(ctx context.Context, tenantID, token string, ttl time.Duration) (*Grant, error) {
 	c, err := e.verifyOwn(ctx, tenantID, token)
 	if err != nil {
