@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -295,7 +296,10 @@ const scimErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
 // WriteSCIMError answers with a SCIM error body (RFC 7644 §3.12) without
 // a scimType, for the refusals that happen before the SCIM layer runs.
 func WriteSCIMError(w http.ResponseWriter, status int, detail string) {
-	body, _ := json.Marshal(struct {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false) // a SCIM client reads "<token>", not "\u003ctoken\u003e"
+	_ = enc.Encode(struct {
 		Schemas []string `json:"schemas"`
 		Status  string   `json:"status"`
 		Detail  string   `json:"detail"`
@@ -303,5 +307,5 @@ func WriteSCIMError(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body.Bytes())
 }

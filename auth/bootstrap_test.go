@@ -5,12 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-func newBootstrap(t *testing.T, fs *fakeStore, clk *clock) *Bootstrap {
+func newBootstrap(t *testing.T, fs BootstrapInvitations, clk *clock) *Bootstrap {
 	t.Helper()
 	sessions, err := NewSessions([]byte(strings.Repeat("k", 32)), time.Hour, false)
 	if err != nil {
@@ -34,10 +37,23 @@ func post(b http.Handler, secret string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// linkStores are the places bootstrap links can live.
+func linkStores(t *testing.T) map[string]BootstrapInvitations {
+	return map[string]BootstrapInvitations{
+		"store": newFakeStore(),
+		"file":  NewLinkFile(filepath.Join(t.TempDir(), "bootstrap.json")),
+	}
+}
+
 func TestBootstrapLinkWorksOnce(t *testing.T) {
+	for name, links := range linkStores(t) {
+		t.Run(name, func(t *testing.T) { testBootstrapLinkWorksOnce(t, links) })
+	}
+}
+
+func testBootstrapLinkWorksOnce(t *testing.T, links BootstrapInvitations) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	fs := newFakeStore()
-	b := newBootstrap(t, fs, clk)
+	b := newBootstrap(t, links, clk)
 	secret, err := b.NewLink(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +63,10 @@ func TestBootstrapLinkWorksOnce(t *testing.T) {
 	if u.Path != "/admin/bootstrap" || u.Query().Get("token") != secret {
 		t.Fatalf("link %q: want /admin/bootstrap?token=<secret>", link)
 	}
-	for _, inv := range fs.invitations {
-		if strings.Contains(inv.TokenHash, secret) || inv.TokenHash != HashSecret(secret) {
-			t.Errorf("stored %q, want only the hash of the secret", inv.TokenHash)
+	if f, ok := links.(*LinkFile); ok {
+		data, _ := os.ReadFile(f.path)
+		if strings.Contains(string(data), secret) || !strings.Contains(string(data), HashSecret(secret)) {
+			t.Errorf("link file holds %s, want only the hash of the secret", data)
 		}
 	}
 
@@ -89,9 +106,14 @@ func TestBootstrapLinkWorksOnce(t *testing.T) {
 }
 
 func TestBootstrapLinkRefused(t *testing.T) {
+	for name, links := range linkStores(t) {
+		t.Run(name, func(t *testing.T) { testBootstrapLinkRefused(t, links) })
+	}
+}
+
+func testBootstrapLinkRefused(t *testing.T, links BootstrapInvitations) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	fs := newFakeStore()
-	b := newBootstrap(t, fs, clk)
+	b := newBootstrap(t, links, clk)
 	old, _ := b.NewLink(context.Background())
 	current, _ := b.NewLink(context.Background())
 
@@ -115,9 +137,37 @@ func TestBootstrapLinkRefused(t *testing.T) {
 		})
 	}
 
+	fs, ok := links.(*fakeStore)
+	if !ok {
+		return
+	}
 	fs.fail = errStoreDown
 	if rec := post(b, current); rec.Code != 500 || strings.Contains(rec.Body.String(), "locked") {
 		t.Errorf("store down: got %d %s, want 500 without the store's error", rec.Code, rec.Body)
+	}
+}
+
+func TestBootstrapLinkRace(t *testing.T) {
+	for name, links := range linkStores(t) {
+		t.Run(name, func(t *testing.T) {
+			b := newBootstrap(t, links, &clock{t: time.Now()})
+			secret, _ := b.NewLink(context.Background())
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			codes := map[int]int{}
+			for range 8 {
+				wg.Go(func() {
+					rec := post(b, secret)
+					mu.Lock()
+					codes[rec.Code]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if codes[http.StatusSeeOther] != 1 || codes[http.StatusGone] != 7 {
+				t.Errorf("8 tabs posting one link: %v, want one 303 and seven 410", codes)
+			}
+		})
 	}
 }
 

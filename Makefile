@@ -1,0 +1,46 @@
+# Roster: `make run` starts a server on ./data, `make test` checks everything
+# CI checks. Both need only Go; `make test` installs what else it needs.
+
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# Debian packages the tests use: Chromium for the portal's browser tests,
+# mockupdb + mongomock for the MongoDB wire-protocol stand-in.
+APT_PACKAGES := chromium python3-mockupdb python3-mongomock
+
+.PHONY: run test deps lint bench
+
+run:
+	$(GO) run ./cmd/roster serve
+
+test: deps lint
+	$(GO) test -race -count=1 ./...
+
+# deps installs only what is missing, so a prepared machine pays nothing.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "make: cannot install$$missing (no apt-get); the tests that need them will fail" >&2; \
+		else \
+			sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+			echo "make: installing$$missing"; \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+		fi; \
+	fi
+	@[ -x "$(STATICCHECK)" ] || { echo "make: installing staticcheck $(STATICCHECK_VERSION)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+
+lint:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# bench runs every Go benchmark once over (no tests).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
