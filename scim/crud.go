@@ -1,0 +1,421 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"reflect"
+
+	"github.com/roster-scim/roster/store"
+)
+
+func projectionFor(r *http.Request, rt *resourceType) *projection {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q := r.URL.Query()
+	return parseProjection(rt, q.Get("attributes"), q.Get("excludedAttributes"))
+}
+
+func groupsWanted(p *projection) bool {
+	return p.attr("", userType.core.exact["groups"])
+}
+
+// userGroups loads the groups attribute when the projection asks for it.
+func (h *handler) userGroups(ctx context.Context, tenant, userID string, p *projection) ([]store.GroupRef, error) {
+	if !groupsWanted(p) {
+		return nil, nil
+	}
+	return h.store.GroupsOf(ctx, tenant, userID)
+}
+
+// respondUser renders u with the request's projection.
+func (h *handler) respondUser(w http.ResponseWriter, r *http.Request, tenant string, status int, u *store.User, location string) {
+	p := projectionFor(r, userType)
+	groups, err := h.userGroups(r.Context(), tenant, u.ID, p)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	jw := getWriter()
+	defer putWriter(jw)
+	h.appendUser(jw, u, p, groups)
+	writeResource(w, status, u.Version, location, jw.b)
+}
+
+// respondGroup renders g, loading its members only when they are returned.
+func (h *handler) respondGroup(w http.ResponseWriter, r *http.Request, tenant string, status int, g *store.Group, location string) {
+	p := projectionFor(r, groupType)
+	var members []store.Member
+	if membersWanted(p) {
+		var err error
+		if members, err = h.loadMembers(r.Context(), tenant, g.ID); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	jw := getWriter()
+	defer putWriter(jw)
+	h.appendGroup(jw, g, members, p)
+	writeResource(w, status, g.Version, location, jw.b)
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) {
+	ctx := r.Context()
+	if rt == userType {
+		u, err := h.store.GetUser(ctx, tenant, id)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if notModified(w, r, u.Version) {
+			return
+		}
+		h.respondUser(w, r, tenant, http.StatusOK, u, "")
+		return
+	}
+	g, err := h.store.GetGroup(ctx, tenant, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if notModified(w, r, g.Version) {
+		return
+	}
+	h.respondGroup(w, r, tenant, http.StatusOK, g, "")
+}
+
+// readResource reads and validates a POST or PUT body.
+func (h *handler) readResource(w http.ResponseWriter, r *http.Request, rt *resourceType) (doc, error) {
+	b, err := readBody(w, r, h.limits.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	body, err := decodeObject(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchemas(rt, body); err != nil {
+		return nil, err
+	}
+	return splitBody(rt, body)
+}
+
+func (h *handler) create(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType) {
+	d, err := h.readResource(w, r, rt)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if rt == userType {
+		u, err := h.createUser(r.Context(), tenant, d)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.respondUser(w, r, tenant, http.StatusCreated, u, h.location(rt, u.ID))
+		return
+	}
+	g, err := h.createGroup(r.Context(), tenant, d)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.respondGroup(w, r, tenant, http.StatusCreated, g, h.location(rt, g.ID))
+}
+
+func (h *handler) createUser(ctx context.Context, tenant string, d doc) (*store.User, error) {
+	v, err := validateDoc(userType, d)
+	if err != nil {
+		return nil, err
+	}
+	u := &store.User{TenantID: tenant, Activation: store.ActivationPending}
+	if err := setUser(u, v); err != nil {
+		return nil, err
+	}
+	if pw := str(v.core["password"]); pw != "" {
+		if u.PasswordHash, err = h.hashPassword(ctx, pw); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (h *handler) createGroup(ctx context.Context, tenant string, d doc) (*store.Group, error) {
+	v, err := validateDoc(groupType, d)
+	if err != nil {
+		return nil, err
+	}
+	g := &store.Group{TenantID: tenant}
+	members, _, err := setGroup(g, v)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.store.CreateGroup(ctx, g); err != nil {
+		return nil, err
+	}
+	if len(members) > 0 {
+		version, err := h.store.AddMembers(ctx, tenant, g.ID, g.Version, members)
+		if err != nil {
+			// Nothing else knows the group yet: take it back rather than
+			// leave a group the client was told was not created.
+			if derr := h.store.DeleteGroup(context.WithoutCancel(ctx), tenant, g.ID, 0); derr != nil {
+				h.log.ErrorContext(ctx, "scim: removing a half-created group failed", "group", g.ID, "err", derr)
+			}
+			return nil, err
+		}
+		g.Version = version
+	}
+	return g, nil
+}
+
+func (h *handler) replace(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) {
+	d, err := h.readResource(w, r, rt)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if rt == userType {
+		u, err := h.replaceUser(r, tenant, id, d)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.respondUser(w, r, tenant, http.StatusOK, u, "")
+		return
+	}
+	g, err := h.replaceGroup(r, tenant, id, d)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.respondGroup(w, r, tenant, http.StatusOK, g, "")
+}
+
+// retryable reports whether a failed compare-and-set should be retried
+// on a fresh read: only when the client did not ask for a version.
+func retryable(err error, conditional bool, attempt int) bool {
+	return errors.Is(err, store.ErrPrecondition) && !conditional && attempt < maxAttempts-1
+}
+
+func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store.User, error) {
+	ctx := r.Context()
+	var pwHash string
+	for attempt := 0; ; attempt++ {
+		cur, err := h.store.GetUser(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		conditional, ok := ifMatch(r, cur.Version)
+		if !ok {
+			return nil, errPrecondition
+		}
+		// An extension the body does not mention is not asserted: an
+		// IdP that knows nothing of Roster's fields must not wipe the
+		// notes and permissions an admin set in the portal.
+		full := make(doc, len(d)+2)
+		for k, v := range d {
+			full[k] = v
+		}
+		curDoc := userDoc(cur)
+		for _, e := range userType.exts {
+			if _, given := full[e.urn]; !given {
+				if cv, ok := curDoc[e.urn]; ok {
+					full[e.urn] = cv
+				}
+			}
+		}
+		v, err := validateDoc(userType, full)
+		if err != nil {
+			return nil, err
+		}
+		u := *cur
+		if err := setUser(&u, v); err != nil {
+			return nil, err
+		}
+		if pw := str(v.core["password"]); pw != "" {
+			if pwHash == "" {
+				if pwHash, err = h.hashPassword(ctx, pw); err != nil {
+					return nil, err
+				}
+			}
+			u.PasswordHash = pwHash
+		}
+		if err := h.store.UpdateUser(ctx, &u); err != nil {
+			if retryable(err, conditional, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		return &u, nil
+	}
+}
+
+func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*store.Group, error) {
+	ctx := r.Context()
+	v, err := validateDoc(groupType, d)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := h.store.GetGroup(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		conditional, ok := ifMatch(r, cur.Version)
+		if !ok {
+			return nil, errPrecondition
+		}
+		g := *cur
+		members, given, err := setGroup(&g, v)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.store.UpdateGroup(ctx, &g); err != nil {
+			if retryable(err, conditional, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		// members omitted from a PUT is not asserted (RFC 7644 §3.5.1
+		// allows either reading); members given, even [], replace.
+		if given {
+			version := int64(0)
+			if conditional {
+				version = g.Version
+			}
+			if g.Version, err = h.store.ReplaceMembers(ctx, tenant, id, version, members); err != nil {
+				return nil, err
+			}
+		}
+		return &g, nil
+	}
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) {
+	ctx := r.Context()
+	version := int64(0)
+	if r.Header.Get("If-Match") != "" {
+		var cur int64
+		if rt == userType {
+			u, err := h.store.GetUser(ctx, tenant, id)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			cur = u.Version
+		} else {
+			g, err := h.store.GetGroup(ctx, tenant, id)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			cur = g.Version
+		}
+		if _, ok := ifMatch(r, cur); !ok {
+			h.writeError(w, r, errPrecondition)
+			return
+		}
+		version = cur
+	}
+	var err error
+	if rt == userType {
+		err = h.store.DeleteUser(ctx, tenant, id, version)
+	} else {
+		err = h.store.DeleteGroup(ctx, tenant, id, version)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) patch(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) {
+	b, err := readBody(w, r, h.limits.MaxBodyBytes)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ops, err := parsePatch(b)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if rt == userType {
+		u, err := h.patchUser(r, tenant, id, ops)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.respondUser(w, r, tenant, http.StatusOK, u, "")
+		return
+	}
+	version, err := h.patchGroup(r, tenant, id, ops)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// A member change on a 100,000-member group is answered without
+	// rendering the group, unless the client asked for attributes.
+	if q := r.URL.Query(); q.Get("attributes") == "" && q.Get("excludedAttributes") == "" {
+		w.Header().Set("ETag", etag(version))
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	g, err := h.store.GetGroup(r.Context(), tenant, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.respondGroup(w, r, tenant, http.StatusOK, g, "")
+}
+
+func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (*store.User, error) {
+	ctx := r.Context()
+	var pwHash, pwFor string
+	for attempt := 0; ; attempt++ {
+		cur, err := h.store.GetUser(ctx, tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		conditional, ok := ifMatch(r, cur.Version)
+		if !ok {
+			return nil, errPrecondition
+		}
+		d := userDoc(cur)
+		if err := h.applyOps(userType, d, ops); err != nil {
+			return nil, err
+		}
+		v, err := validateDoc(userType, d)
+		if err != nil {
+			return nil, err
+		}
+		u := *cur
+		if err := setUser(&u, v); err != nil {
+			return nil, err
+		}
+		if pw := str(v.core["password"]); pw != "" {
+			if pw != pwFor {
+				if pwHash, err = h.hashPassword(ctx, pw); err != nil {
+					return nil, err
+				}
+				pwFor = pw
+			}
+			u.PasswordHash = pwHash
+		}
+		if reflect.DeepEqual(&u, cur) {
+			return cur, nil // nothing changed: no write, no new version
+		}
+		if err := h.store.UpdateUser(ctx, &u); err != nil {
+			if retryable(err, conditional, attempt) {
+				continue
+			}
+			return nil, err
+		}
+		return &u, nil
+	}
+}

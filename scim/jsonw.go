@@ -1,0 +1,185 @@
+package scim
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonWriter appends JSON to a byte slice. Responses are written with it
+// rather than encoding/json so a GET renders a store record without
+// building a map or reflecting over a struct, and so projection can skip
+// attributes as they are written.
+//
+// comma tracks whether the current object or array already has an
+// element: key and the value writers add the separator themselves.
+type jsonWriter struct {
+	b     []byte
+	comma bool
+}
+
+func (w *jsonWriter) sep() {
+	if w.comma {
+		w.b = append(w.b, ',')
+	}
+}
+
+func (w *jsonWriter) open(c byte) {
+	w.sep()
+	w.b = append(w.b, c)
+	w.comma = false
+}
+
+func (w *jsonWriter) close(c byte) {
+	w.b = append(w.b, c)
+	w.comma = true
+}
+
+// key writes `"k":`; the value that follows writes no separator.
+func (w *jsonWriter) key(k string) {
+	w.sep()
+	w.b = appendJSONString(w.b, k)
+	w.b = append(w.b, ':')
+	w.comma = false
+}
+
+func (w *jsonWriter) str(s string) {
+	w.sep()
+	w.b = appendJSONString(w.b, s)
+	w.comma = true
+}
+
+func (w *jsonWriter) boolean(v bool) {
+	w.sep()
+	w.b = strconv.AppendBool(w.b, v)
+	w.comma = true
+}
+
+func (w *jsonWriter) integer(v int64) {
+	w.sep()
+	w.b = strconv.AppendInt(w.b, v, 10)
+	w.comma = true
+}
+
+func (w *jsonWriter) raw(b []byte) {
+	w.sep()
+	w.b = append(w.b, b...)
+	w.comma = true
+}
+
+// strField writes k and s, or nothing when s is empty: SCIM treats an
+// empty string like an unassigned attribute.
+func (w *jsonWriter) strField(k, s string) {
+	if s == "" {
+		return
+	}
+	w.key(k)
+	w.str(s)
+}
+
+func (w *jsonWriter) time(t time.Time) {
+	w.sep()
+	w.b = append(w.b, '"')
+	w.b = t.UTC().AppendFormat(w.b, timeFormat)
+	w.b = append(w.b, '"')
+	w.comma = true
+}
+
+// any writes a value decoded from JSON (or validated by the schema
+// package): strings, bools, numbers, nil, []any and map[string]any.
+func (w *jsonWriter) any(v any) {
+	switch x := v.(type) {
+	case string:
+		w.str(x)
+	case bool:
+		w.boolean(x)
+	case nil:
+		w.raw([]byte("null"))
+	case int64:
+		w.integer(x)
+	case int:
+		w.integer(int64(x))
+	case float64:
+		w.sep()
+		w.b = strconv.AppendFloat(w.b, x, 'g', -1, 64)
+		w.comma = true
+	case json.Number:
+		w.raw([]byte(x.String()))
+	case []any:
+		w.open('[')
+		for _, e := range x {
+			w.any(e)
+		}
+		w.close(']')
+	case map[string]any:
+		w.open('{')
+		for _, k := range sortedKeys(x) {
+			w.key(k)
+			w.any(x[k])
+		}
+		w.close('}')
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			b = []byte("null")
+		}
+		w.raw(b)
+	}
+}
+
+// timeFormat is RFC 3339 with milliseconds, the precision records are
+// stored at (store.Timestamp).
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD and U+2028/U+2029 are escaped, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
