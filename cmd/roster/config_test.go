@@ -67,6 +67,20 @@ func TestExampleConfigIsComplete(t *testing.T) {
 	}
 }
 
+// TestReadmeNamesEveryVariable keeps the README's configuration table
+// complete.
+func TestReadmeNamesEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range configLeaves() {
+		if !strings.Contains(string(readme), "`"+envName(l.path)+"`") {
+			t.Errorf("README.md does not list %s (%s)", envName(l.path), l.path)
+		}
+	}
+}
+
 func TestConfigLayers(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "roster.yaml")
