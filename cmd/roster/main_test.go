@@ -183,10 +183,10 @@ func TestServeFirstStartThenSecond(t *testing.T) {
 		}
 	}
 
-	// The printed token gets through authentication; a wrong one does not.
+	// The printed token lists the tenant's users; a wrong one is refused.
 	res, body := s.get(t, "/scim/v2/Users", s.token)
-	if res.StatusCode == 401 || res.StatusCode == 403 || res.Header.Get("X-Request-Id") == "" {
-		t.Errorf("GET /scim/v2/Users with the printed token: got %d %s (request id %q), want past authentication",
+	if res.StatusCode != 200 || !strings.Contains(body, "urn:ietf:params:scim:api:messages:2.0:ListResponse") || res.Header.Get("X-Request-Id") == "" {
+		t.Errorf("GET /scim/v2/Users with the printed token: got %d %s (request id %q), want 200 and a ListResponse",
 			res.StatusCode, body, res.Header.Get("X-Request-Id"))
 	}
 	res, body = s.get(t, "/scim/v2/Users", "rst_"+strings.Repeat("x", 43))
@@ -434,8 +434,20 @@ func TestCLI(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^rst_[A-Za-z0-9_-]{43}$`).MatchString(secret) {
 		t.Fatalf("token create: %d %q %q, want the token alone on the last line", code, out, errOut)
 	}
-	if res, body := s.get(t, "/scim/v2/Users", secret); res.StatusCode == 401 {
-		t.Fatalf("new token on the running server: %d %s", res.StatusCode, body)
+	// It works on the running server at once, for tenant acme only.
+	req, _ := http.NewRequest("POST", s.url+"/scim/v2/Users", strings.NewReader(
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"wile@acme.example","active":true}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/scim+json")
+	if res, body := send(t, http.DefaultClient, req); res.StatusCode != 201 {
+		t.Fatalf("create a user with the new token: %d %s, want 201", res.StatusCode, body)
+	}
+	filter := "/scim/v2/Users?filter=" + url.QueryEscape(`userName eq "wile@acme.example"`)
+	if res, body := s.get(t, filter, secret); res.StatusCode != 200 || !strings.Contains(body, `"totalResults":1`) {
+		t.Errorf("acme's user through acme's token: %d %s, want it listed", res.StatusCode, body)
+	}
+	if res, body := s.get(t, filter, s.token); res.StatusCode != 200 || !strings.Contains(body, `"totalResults":0`) {
+		t.Errorf("acme's user through default's token: %d %s, want 200 and nothing", res.StatusCode, body)
 	}
 	code, out, _ = cli("token", "list", "--tenant", "acme")
 	row := regexp.MustCompile(`(?m)^(\S+)\s+okta\s+active\s+\d{4}-\d\d-\d\d\s+(\S+)`).FindStringSubmatch(out)

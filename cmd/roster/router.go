@@ -12,12 +12,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/scim"
 	"github.com/roster-scim/roster/store"
 )
 
 // routerDeps is what the root router wires together.
 type routerDeps struct {
 	cfg       *Config
+	publicURL string // without trailing slash
 	store     store.Store
 	log       *slog.Logger
 	sessions  *auth.Sessions
@@ -60,13 +62,28 @@ func newRouter(d routerDeps) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 
+	scimAPI := scim.New(scim.Deps{
+		Store: d.store,
+		Tenant: func(r *http.Request) (string, bool) {
+			id := auth.TenantID(r.Context())
+			return id, id != ""
+		},
+		// User stays nil: a SCIM token stands for an IdP, not a user, so
+		// /Me answers 501 until device-user tokens exist.
+		Logger:  d.log,
+		BaseURL: d.publicURL + "/scim/v2",
+		Limits: scim.Limits{
+			MaxFilterLength:     d.cfg.SCIM.MaxFilterLength,
+			MaxResults:          d.cfg.SCIM.MaxResults,
+			BulkMaxOperations:   d.cfg.SCIM.Bulk.MaxOperations,
+			BulkMaxPayloadBytes: d.cfg.SCIM.Bulk.MaxPayloadBytes,
+			MaxBodyBytes:        d.cfg.Server.MaxBodyBytes,
+		},
+	})
 	r.Route("/scim/v2", func(r chi.Router) {
 		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant)
-		// TODO(scim issue): replace with
-		//   http.StripPrefix("/scim/v2", scim.New(scim.Deps{...}))
-		// fed from d.store, d.log and d.cfg.SCIM (max_filter_length,
-		// max_results, bulk.*) and the public base URL.
-		r.Handle("/*", http.HandlerFunc(scimNotYet))
+		r.Handle("/*", scimAPI)
+		r.Handle("/", scimAPI)
 	})
 
 	// Browser routes: cookies, so refuse cross-origin unsafe requests.
@@ -87,12 +104,6 @@ func newRouter(d routerDeps) http.Handler {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 	})
 	return r
-}
-
-// scimNotYet answers authenticated SCIM requests until the SCIM layer is
-// mounted.
-func scimNotYet(w http.ResponseWriter, r *http.Request) {
-	auth.WriteSCIMError(w, http.StatusNotImplemented, "this Roster build does not serve SCIM resources yet")
 }
 
 // adminHome is the placeholder portal page until the portal issue.

@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	var draining atomic.Bool
 	srv := &http.Server{
-		Handler: newRouter(routerDeps{cfg: cfg, store: st, log: log, sessions: sessions,
+		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, log: log, sessions: sessions,
 			bootstrap: bootstrap, draining: &draining}),
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,
