@@ -158,8 +158,7 @@ func (h *handler) createGroup(ctx context.Context, tenant string, d doc) (*store
 		return nil, err
 	}
 	if len(members) > 0 {
-		version, err := h.store.AddMembers(ctx, tenant, g.ID, g.Version, members)
-		if err != nil {
+		if _, err := h.store.AddMembers(ctx, tenant, g.ID, g.Version, members); err != nil {
 			// Nothing else knows the group yet: take it back rather than
 			// leave a group the client was told was not created.
 			if derr := h.store.DeleteGroup(context.WithoutCancel(ctx), tenant, g.ID, 0); derr != nil {
@@ -167,7 +166,8 @@ func (h *handler) createGroup(ctx context.Context, tenant string, d doc) (*store
 			}
 			return nil, err
 		}
-		g.Version = version
+		// Re-read for the membership change's lastModified.
+		return h.store.GetGroup(ctx, tenant, g.ID)
 	}
 	return g, nil
 }
@@ -287,9 +287,10 @@ func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*stor
 			if conditional {
 				version = g.Version
 			}
-			if g.Version, err = h.store.ReplaceMembers(ctx, tenant, id, version, members); err != nil {
+			if _, err = h.store.ReplaceMembers(ctx, tenant, id, version, members); err != nil {
 				return nil, err
 			}
+			return h.store.GetGroup(ctx, tenant, id)
 		}
 		return &g, nil
 	}

@@ -296,7 +296,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // when created).
 func writeResource(w http.ResponseWriter, status int, version int64, location string, body []byte) {
 	hdr := w.Header()
-	hdr["ETag"] = []string{etag(version)}
+	hdr["Etag"] = []string{etag(version)} // canonical form of ETag
 	if location != "" {
 		hdr["Location"] = []string{location}
 	}
