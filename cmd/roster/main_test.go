@@ -181,6 +181,9 @@ func TestServeFirstStartThenSecond(t *testing.T) {
 		if res, body := s.get(t, path, ""); res.StatusCode != 200 || body != "ok\n" {
 			t.Errorf("GET %s: got %d %q, want 200 ok", path, res.StatusCode, body)
 		}
+		if res, err := http.Head(s.url + path); err != nil || res.StatusCode != 200 {
+			t.Errorf("HEAD %s: got %v %v, want 200", path, res, err)
+		}
 	}
 
 	// The printed token lists the tenant's users; a wrong one is refused.

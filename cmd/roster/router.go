@@ -38,12 +38,12 @@ func newRouter(d routerDeps) http.Handler {
 
 	// Liveness: the process answers. Never touches the store, so a slow
 	// database does not get the process restarted.
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	healthz := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
+	}
 	// Readiness: this node can serve traffic now.
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	readyz := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		if d.draining.Load() {
@@ -60,7 +60,12 @@ func newRouter(d routerDeps) http.Handler {
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
-	})
+	}
+	// HEAD too: some load balancers probe with it.
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.MethodFunc(m, "/healthz", healthz)
+		r.MethodFunc(m, "/readyz", readyz)
+	}
 
 	scimAPI := scim.New(scim.Deps{
 		Store: d.store,
