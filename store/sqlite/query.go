@@ -1,0 +1,603 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/filter"
+)
+
+// Filters are answered in two parts (filter.Split): the conjuncts on
+// indexed attributes become SQL, the rest is evaluated in Go by the
+// reference evaluator over the rows the SQL part selected. The SQL below
+// reproduces the evaluator's semantics exactly (the conformance suite
+// compares the two); the rules it relies on:
+//
+//   - A string column holds '' for an absent value, and every comparison
+//     but pr, eq null and ne requires a non-empty value.
+//   - Folded columns hold store.NormUserName of the value, and the filter
+//     value is folded the same way, so SQLite's byte-wise BINARY
+//     collation orders them exactly as Go's strings.Compare.
+//   - ne is NOT eq; no expression can yield NULL, so NOT is safe.
+//   - A comparison the evaluator calls false (wrong value type, an
+//     unparsable instant, co on a dateTime) is the constant 0.
+
+// defaultMaxScan bounds a Go-side scan when Query.MaxScan is 0.
+const defaultMaxScan = 10000
+
+// column kinds.
+const (
+	kString = iota
+	kBool
+	kTime
+	kEmails  // users: the user_emails side table
+	kMembers // groups: the memberships table
+)
+
+type column struct {
+	kind  int
+	name  string // SQL column (for kString, kBool, kTime)
+	exact bool   // kString: compared without folding
+}
+
+// resource describes how one table answers filters and sorts.
+type resource struct {
+	alias   string // table alias in queries
+	columns func(p store.AttrPath) (column, bool)
+}
+
+var users = resource{alias: "u", columns: func(p store.AttrPath) (column, bool) {
+	if p.URN != "" {
+		return column{}, false
+	}
+	switch p.Name + "." + p.Sub {
+	case "id.":
+		return column{kind: kString, name: "u.id", exact: true}, true
+	case "externalId.":
+		return column{kind: kString, name: "u.external_id", exact: true}, true
+	case "userName.":
+		return column{kind: kString, name: "u.user_name_norm"}, true
+	case "displayName.":
+		return column{kind: kString, name: "u.display_name_norm"}, true
+	case "active.":
+		return column{kind: kBool, name: "u.active"}, true
+	case "meta.created":
+		return column{kind: kTime, name: "u.created"}, true
+	case "meta.lastModified":
+		return column{kind: kTime, name: "u.updated"}, true
+	case "emails.", "emails.value":
+		return column{kind: kEmails}, true
+	}
+	return column{}, false
+}}
+
+var groups = resource{alias: "g", columns: func(p store.AttrPath) (column, bool) {
+	if p.URN != "" {
+		return column{}, false
+	}
+	switch p.Name + "." + p.Sub {
+	case "id.":
+		return column{kind: kString, name: "g.id", exact: true}, true
+	case "externalId.":
+		return column{kind: kString, name: "g.external_id", exact: true}, true
+	case "displayName.":
+		return column{kind: kString, name: "g.display_name_norm"}, true
+	case "meta.created":
+		return column{kind: kTime, name: "g.created"}, true
+	case "meta.lastModified":
+		return column{kind: kTime, name: "g.updated"}, true
+	case "members.", "members.value":
+		return column{kind: kMembers}, true
+	}
+	return column{}, false
+}}
+
+// where collects SQL conditions and their arguments.
+type where struct {
+	res  resource
+	args []any
+}
+
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "?"
+}
+
+// expr translates e; it fails only on an attribute the resource does not
+// index, which filter.Split never hands over.
+func (w *where) expr(e store.Expr) (string, error) {
+	switch x := e.(type) {
+	case nil:
+		return "1", nil
+	case store.And:
+		return w.binary(x.L, x.R, "AND")
+	case store.Or:
+		return w.binary(x.L, x.R, "OR")
+	case store.Not:
+		s, err := w.expr(x.X)
+		return "(NOT " + s + ")", err
+	case store.Compare:
+		return w.compare(x)
+	case store.ValuePath:
+		return w.valuePath(x)
+	}
+	return "0", nil // the evaluator calls anything else false
+}
+
+func (w *where) binary(l, r store.Expr, op string) (string, error) {
+	ls, err := w.expr(l)
+	if err != nil {
+		return "", err
+	}
+	rs, err := w.expr(r)
+	if err != nil {
+		return "", err
+	}
+	return "(" + ls + " " + op + " " + rs + ")", nil
+}
+
+func (w *where) compare(c store.Compare) (string, error) {
+	col, ok := w.res.columns(c.Attr)
+	if !ok {
+		return "", fmt.Errorf("sqlite: filter attribute %s is not indexed", c.Attr)
+	}
+	switch col.kind {
+	case kString:
+		return w.str(col.name, col.exact, c.Op, c.Value), nil
+	case kBool:
+		return w.boolean(col.name, c.Op, c.Value), nil
+	case kTime:
+		return w.instant(col.name, c.Op, c.Value), nil
+	case kEmails:
+		return w.emails(c), nil
+	case kMembers:
+		return w.member(c.Op, c.Value), nil
+	}
+	return "0", nil
+}
+
+// str compares a single-valued string column holding '' when absent.
+func (w *where) str(col string, exact bool, op string, v any) string {
+	switch op {
+	case store.OpPr:
+		return "(" + col + " <> '')"
+	case store.OpNe:
+		return "(NOT " + w.str(col, exact, store.OpEq, v) + ")"
+	}
+	if v == nil {
+		if op == store.OpEq {
+			return "(" + col + " = '')"
+		}
+		return "0"
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "0"
+	}
+	if !exact {
+		s = store.NormUserName(s)
+	}
+	switch op {
+	case store.OpEq:
+		if s == "" {
+			return "0"
+		}
+		return "(" + col + " = " + w.arg(s) + ")"
+	case store.OpCo, store.OpSw, store.OpEw:
+		if s == "" {
+			return "(" + col + " <> '')" // every present string contains ""
+		}
+	}
+	switch op {
+	case store.OpCo:
+		return "(instr(CAST(" + col + " AS BLOB), CAST(" + w.arg(s) + " AS BLOB)) > 0)"
+	case store.OpSw:
+		// A range keeps the prefix search on the index.
+		if hi, ok := prefixEnd(s); ok {
+			return "(" + col + " >= " + w.arg(s) + " AND " + col + " < " + w.arg(hi) + ")"
+		}
+		return "(" + col + " >= " + w.arg(s) + ")"
+	case store.OpEw:
+		n := w.arg(len(s))
+		return "(length(CAST(" + col + " AS BLOB)) >= " + n + " AND substr(CAST(" + col + " AS BLOB), -" + w.arg(len(s)) +
+			") = CAST(" + w.arg(s) + " AS BLOB))"
+	case store.OpGt:
+		return "(" + col + " > " + w.arg(s) + ")"
+	case store.OpGe:
+		return "(" + col + " <> '' AND " + col + " >= " + w.arg(s) + ")"
+	case store.OpLt:
+		return "(" + col + " <> '' AND " + col + " < " + w.arg(s) + ")"
+	case store.OpLe:
+		return "(" + col + " <> '' AND " + col + " <= " + w.arg(s) + ")"
+	}
+	return "0"
+}
+
+// prefixEnd is the smallest string greater than every string starting
+// with p, if there is one.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// boolean compares a boolean column: always present, eq and ne only.
+func (w *where) boolean(col, op string, v any) string {
+	switch op {
+	case store.OpPr:
+		return "1"
+	case store.OpNe:
+		return "(NOT " + w.boolean(col, store.OpEq, v) + ")"
+	case store.OpEq:
+		if b, ok := v.(bool); ok {
+			return "(" + col + " = " + w.arg(boolInt(b)) + ")"
+		}
+	}
+	return "0"
+}
+
+// instant compares a unix-millisecond column with an RFC 3339 value that
+// may carry more precision than the column: "> 12:00:00.0005" is "> .000"
+// in milliseconds, and nothing equals it.
+func (w *where) instant(col, op string, v any) string {
+	switch op {
+	case store.OpPr:
+		return "1"
+	case store.OpNe:
+		return "(NOT " + w.instant(col, store.OpEq, v) + ")"
+	}
+	t, ok := filter.ParseTime(v)
+	if !ok {
+		return "0"
+	}
+	floor := t.UnixMilli()
+	exact := t.Nanosecond()%1e6 == 0
+	switch op {
+	case store.OpEq:
+		if !exact {
+			return "0"
+		}
+		return "(" + col + " = " + w.arg(floor) + ")"
+	case store.OpGt:
+		return "(" + col + " > " + w.arg(floor) + ")"
+	case store.OpGe:
+		if exact {
+			return "(" + col + " >= " + w.arg(floor) + ")"
+		}
+		return "(" + col + " > " + w.arg(floor) + ")"
+	case store.OpLt:
+		if exact {
+			return "(" + col + " < " + w.arg(floor) + ")"
+		}
+		return "(" + col + " <= " + w.arg(floor) + ")"
+	case store.OpLe:
+		return "(" + col + " <= " + w.arg(floor) + ")"
+	}
+	return "0"
+}
+
+const emailRows = `SELECT 1 FROM user_emails e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id`
+
+// emails compares the multi-valued emails.value: true when some non-empty
+// value matches (ne: when none equals).
+func (w *where) emails(c store.Compare) string {
+	switch c.Op {
+	case store.OpNe:
+		return "(NOT " + w.emails(store.Compare{Attr: c.Attr, Op: store.OpEq, Value: c.Value}) + ")"
+	case store.OpPr:
+		return "EXISTS (" + emailRows + " AND e.value_norm <> '')"
+	}
+	if c.Value == nil {
+		if c.Op == store.OpEq {
+			return "(NOT EXISTS (" + emailRows + " AND e.value_norm <> ''))"
+		}
+		return "0"
+	}
+	cond := w.str("e.value_norm", false, c.Op, c.Value)
+	if cond == "0" {
+		return "0"
+	}
+	return "EXISTS (" + emailRows + " AND " + cond + ")"
+}
+
+// member answers members.value the way the evaluator can: eq and ne of a
+// member id; every other operator is false.
+func (w *where) member(op string, v any) string {
+	id, ok := v.(string)
+	if !ok {
+		return "0"
+	}
+	q := "EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND m.member_id = " + w.arg(id) + ")"
+	switch op {
+	case store.OpEq:
+		return q
+	case store.OpNe:
+		return "(NOT " + q + ")"
+	}
+	return "0"
+}
+
+func (w *where) valuePath(vp store.ValuePath) (string, error) {
+	col, ok := w.res.columns(store.AttrPath{URN: vp.Attr.URN, Name: vp.Attr.Name})
+	if !ok {
+		return "", fmt.Errorf("sqlite: filter attribute %s is not indexed", vp.Attr)
+	}
+	switch col.kind {
+	case kEmails:
+		inner, err := w.element(vp.Filter)
+		if err != nil {
+			return "", err
+		}
+		return "EXISTS (" + emailRows + " AND " + inner + ")", nil
+	case kMembers:
+		// The evaluator answers only members[value op "id"].
+		if c, ok := vp.Filter.(store.Compare); ok && c.Attr.Name == "value" {
+			return w.member(c.Op, c.Value), nil
+		}
+		return "0", nil
+	}
+	return "", fmt.Errorf("sqlite: %s is not multi-valued", vp.Attr)
+}
+
+// element translates the filter inside emails[...] for one e-mail row.
+func (w *where) element(e store.Expr) (string, error) {
+	switch x := e.(type) {
+	case store.And:
+		l, err := w.element(x.L)
+		if err != nil {
+			return "", err
+		}
+		r, err := w.element(x.R)
+		return "(" + l + " AND " + r + ")", err
+	case store.Or:
+		l, err := w.element(x.L)
+		if err != nil {
+			return "", err
+		}
+		r, err := w.element(x.R)
+		return "(" + l + " OR " + r + ")", err
+	case store.Not:
+		s, err := w.element(x.X)
+		return "(NOT " + s + ")", err
+	case store.Compare:
+		if x.Attr.Name != "value" || x.Attr.Sub != "" || x.Attr.URN != "" {
+			return "", fmt.Errorf("sqlite: filter attribute emails.%s is not indexed", x.Attr.Name)
+		}
+		return w.str("e.value_norm", false, x.Op, x.Value), nil
+	}
+	return "0", nil
+}
+
+// sortColumn is the SQL column a sort attribute orders by, if it has one.
+func sortColumn(res resource, p store.AttrPath) (string, bool) {
+	if p == (store.AttrPath{}) {
+		return res.alias + ".id", true
+	}
+	col, ok := res.columns(p)
+	if !ok || col.kind == kEmails || col.kind == kMembers {
+		return "", false
+	}
+	return col.name, true
+}
+
+// listPlan is what ListUsers and ListGroups share.
+type listPlan struct {
+	where   string // SQL condition on the table alias
+	args    []any
+	rest    store.Expr // evaluated in Go, nil when SQL answers all
+	sortCol string     // "" when the sort needs Go
+	q       store.Query
+}
+
+func plan(res resource, tenantID string, q store.Query, indexed func(store.AttrPath) bool) (*listPlan, error) {
+	idx, rest := filter.Split(q.Filter, indexed)
+	w := &where{res: res}
+	cond := res.alias + ".tenant_id = " + w.arg(tenantID)
+	if idx != nil {
+		s, err := w.expr(idx)
+		if err != nil {
+			return nil, err
+		}
+		cond += " AND " + s
+	}
+	p := &listPlan{where: cond, args: w.args, rest: rest, q: q}
+	if col, ok := sortColumn(res, q.SortBy); ok {
+		p.sortCol = col
+	}
+	if p.q.Offset < 0 {
+		p.q.Offset = 0
+	}
+	if p.q.Limit < 0 {
+		p.q.Limit = 0
+	}
+	if p.q.MaxScan <= 0 {
+		p.q.MaxScan = defaultMaxScan
+	}
+	return p, nil
+}
+
+func (p *listPlan) orderBy(alias string) string {
+	dir := ""
+	if p.q.Descending {
+		dir = " DESC"
+	}
+	if p.sortCol == alias+".id" {
+		return " ORDER BY " + alias + ".id" + dir
+	}
+	if p.sortCol != "" {
+		return " ORDER BY " + p.sortCol + dir + ", " + alias + ".id" + dir
+	}
+	return " ORDER BY " + alias + ".id"
+}
+
+// inSQL reports whether SQL answers the whole query (filter and order).
+func (p *listPlan) inSQL() bool { return p.rest == nil && p.sortCol != "" }
+
+// scanLimitErr explains why a query needing a Go-side pass was refused.
+func (p *listPlan) scanLimitErr() error {
+	if p.rest != nil {
+		return &store.ErrInvalid{Field: "filter", Reason: "too many candidates for an unindexed filter; narrow it with an indexed attribute"}
+	}
+	return &store.ErrInvalid{Field: "sortBy", Reason: "too many candidates to sort by an unindexed attribute; narrow the filter"}
+}
+
+// page cuts the requested page out of all matches.
+func page[T any](all []T, q store.Query) []T {
+	if q.Offset >= len(all) || q.Limit == 0 {
+		return []T{}
+	}
+	end := min(len(all), q.Offset+q.Limit)
+	return all[q.Offset:end]
+}
+
+// ListUsers lists the tenant's users matching q.Filter, ordered and paged
+// as q says, with Total counting every match.
+func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (*store.UserPage, error) {
+	p, err := plan(users, tenantID, q, filter.UserIndexed)
+	if err != nil {
+		return nil, err
+	}
+	out := &store.UserPage{Users: []*store.User{}}
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		from := ` FROM users u WHERE ` + p.where
+		if p.inSQL() {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
+				return err
+			}
+			if p.q.Limit == 0 || p.q.Offset >= out.Total {
+				return nil
+			}
+			var err error
+			out.Users, err = list(ctx, tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ? OFFSET ?`,
+				append(p.args, p.q.Limit, p.q.Offset)...)
+			return err
+		}
+		cands, err := list(ctx, tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
+			append(p.args, p.q.MaxScan+1)...)
+		if err != nil {
+			return err
+		}
+		if len(cands) > p.q.MaxScan {
+			return p.scanLimitErr()
+		}
+		matches := cands[:0]
+		for _, u := range cands {
+			if filter.MatchUser(p.rest, u) {
+				matches = append(matches, u)
+			}
+		}
+		if p.sortCol == "" {
+			sortBy(matches, p.q, func(a, b *store.User) int { return filter.CompareUsers(a, b, p.q.SortBy) }, func(u *store.User) string { return u.ID })
+		}
+		out.Total = len(matches)
+		out.Users = page(matches, p.q)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListGroups lists the tenant's groups matching q (see ListUsers).
+func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) (*store.GroupPage, error) {
+	p, err := plan(groups, tenantID, q, filter.GroupIndexed)
+	if err != nil {
+		return nil, err
+	}
+	out := &store.GroupPage{Groups: []*store.Group{}}
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		from := ` FROM groups g WHERE ` + p.where
+		if p.inSQL() {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
+				return err
+			}
+			if p.q.Limit == 0 || p.q.Offset >= out.Total {
+				return nil
+			}
+			var err error
+			out.Groups, err = list(ctx, tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ? OFFSET ?`,
+				append(p.args, p.q.Limit, p.q.Offset)...)
+			return err
+		}
+		cands, err := list(ctx, tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
+			append(p.args, p.q.MaxScan+1)...)
+		if err != nil {
+			return err
+		}
+		if len(cands) > p.q.MaxScan {
+			return p.scanLimitErr()
+		}
+		matches := cands[:0]
+		if p.rest != nil {
+			isMember, err := tx.PrepareContext(ctx, `SELECT 1 FROM memberships WHERE tenant_id = ? AND group_id = ? AND member_id = ?`)
+			if err != nil {
+				return err
+			}
+			defer isMember.Close()
+			var qerr error
+			for _, g := range cands {
+				member := func(id string) bool {
+					var one int
+					err := isMember.QueryRowContext(ctx, tenantID, g.ID, id).Scan(&one)
+					if err != nil && !errors.Is(err, sql.ErrNoRows) && qerr == nil {
+						qerr = err
+					}
+					return err == nil
+				}
+				if filter.MatchGroup(p.rest, g, member) {
+					matches = append(matches, g)
+				}
+			}
+			if qerr != nil {
+				return qerr
+			}
+		} else {
+			matches = cands
+		}
+		if p.sortCol == "" {
+			sortBy(matches, p.q, func(a, b *store.Group) int { return filter.CompareGroups(a, b, p.q.SortBy) }, func(g *store.Group) string { return g.ID })
+		}
+		out.Total = len(matches)
+		out.Groups = page(matches, p.q)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sortBy orders by cmp, then id; descending reverses the whole order, as
+// ORDER BY col DESC, id DESC does.
+func sortBy[T any](xs []T, q store.Query, cmp func(a, b T) int, id func(T) string) {
+	sort.SliceStable(xs, func(i, j int) bool {
+		c := cmp(xs[i], xs[j])
+		if c == 0 {
+			c = strings.Compare(id(xs[i]), id(xs[j]))
+		}
+		if q.Descending {
+			return c > 0
+		}
+		return c < 0
+	})
+}
+
+// prefixed qualifies a column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
