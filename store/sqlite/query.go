@@ -161,7 +161,7 @@ func (w *where) compare(c store.Compare) (string, error) {
 	return "0", nil
 }
 
-// str compares a single-valued string column holding '' when absent.
+// str compares a single-valued string column holding ” when absent.
 func (w *where) str(col string, exact bool, op string, v any) string {
 	switch op {
 	case store.OpPr:

@@ -128,15 +128,15 @@ func fullUser(tenantID string) *store.User {
 			{Value: "ada@example.com", Type: "work", Primary: true, Display: "Ada (work)"},
 			{Value: "ada@home.example", Type: "home"},
 		},
-		PhoneNumbers:          []store.MultiValue{{Value: "+44 20 7946 0000", Type: "work"}},
-		PasswordHash:          "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		Notes:                 "analytical engine",
-		Permissions:           []string{"count", "export"},
-		AccountAdmin:          true,
-		CustomerCode:          "C-42",
-		UDID:                  "UDID-1",
-		NoSystemMessages:      true,
-		Activation:            store.ActivationPending,
+		PhoneNumbers:     []store.MultiValue{{Value: "+44 20 7946 0000", Type: "work"}},
+		PasswordHash:     "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		Notes:            "analytical engine",
+		Permissions:      []string{"count", "export"},
+		AccountAdmin:     true,
+		CustomerCode:     "C-42",
+		UDID:             "UDID-1",
+		NoSystemMessages: true,
+		Activation:       store.ActivationPending,
 		Extra: map[string]any{
 			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{
 				"employeeNumber": "1815",
@@ -249,7 +249,7 @@ func testUserNameUnique(t *testing.T, e *env) {
 		{"Alice@X.com", "alice@x.COM"},
 		{"ÉLODIE", "élodie"},
 		{"STRASSE", "strasse"},
-		{"ǅemal", "ǆemal"},       // titlecase and lower-case dz digraph
+		{"ǅemal", "ǆemal"},        // titlecase and lower-case dz digraph
 		{"\u212aelvin", "kelvin"}, // Kelvin sign folds to k
 		{"ΣΊΣΥΦΟΣ", "σίσυφοσ"},
 	}

@@ -126,14 +126,17 @@ func testTenantIsolation(t *testing.T, e *env) {
 		t.Errorf("ListGroups(b) = total %d, want only b's group", gp.Total)
 	}
 	for what, n := range map[string]func() (int, error){
-		"ListPools":       func() (int, error) { l, err := e.s.ListPools(e.ctx, b.ID); return len(l), err },
-		"ListRules":       func() (int, error) { l, err := e.s.ListRules(e.ctx, b.ID); return len(l), err },
-		"ListAssignments": func() (int, error) { l, err := e.s.ListAssignments(e.ctx, b.ID, store.AssignmentQuery{}); return len(l), err },
-		"ListDevices":     func() (int, error) { l, err := e.s.ListDevices(e.ctx, b.ID, ""); return len(l), err },
-		"ListImportJobs":  func() (int, error) { l, err := e.s.ListImportJobs(e.ctx, b.ID); return len(l), err },
-		"ListAudit":       func() (int, error) { l, err := e.s.ListAudit(e.ctx, b.ID, store.AuditQuery{}); return len(l), err },
-		"ListOutbox":      func() (int, error) { l, err := e.s.ListOutbox(e.ctx, b.ID, 10); return len(l), err },
-		"ListTokens":      func() (int, error) { l, err := e.s.ListTokens(e.ctx, b.ID); return len(l), err },
+		"ListPools": func() (int, error) { l, err := e.s.ListPools(e.ctx, b.ID); return len(l), err },
+		"ListRules": func() (int, error) { l, err := e.s.ListRules(e.ctx, b.ID); return len(l), err },
+		"ListAssignments": func() (int, error) {
+			l, err := e.s.ListAssignments(e.ctx, b.ID, store.AssignmentQuery{})
+			return len(l), err
+		},
+		"ListDevices":    func() (int, error) { l, err := e.s.ListDevices(e.ctx, b.ID, ""); return len(l), err },
+		"ListImportJobs": func() (int, error) { l, err := e.s.ListImportJobs(e.ctx, b.ID); return len(l), err },
+		"ListAudit":      func() (int, error) { l, err := e.s.ListAudit(e.ctx, b.ID, store.AuditQuery{}); return len(l), err },
+		"ListOutbox":     func() (int, error) { l, err := e.s.ListOutbox(e.ctx, b.ID, 10); return len(l), err },
+		"ListTokens":     func() (int, error) { l, err := e.s.ListTokens(e.ctx, b.ID); return len(l), err },
 	} {
 		got, err := n()
 		e.must(err, "%s", what)

@@ -36,13 +36,6 @@ func sorted(ids ...string) []string {
 	return out
 }
 
-func orEmpty(ids []string) []string {
-	if ids == nil {
-		return []string{}
-	}
-	return ids
-}
-
 func testMembers(t *testing.T, e *env) {
 	ten, other := e.tenant("t"), e.tenant("other")
 	g := e.group(ten.ID, "Engineering")
