@@ -201,6 +201,9 @@ func resolveFilterAttr(rt *resourceType, path string) (*attrDef, store.AttrPath,
 	if a == nil || a.returned == "never" {
 		return nil, store.AttrPath{}, nil, badRequest(typeInvalidFilter, "unknown attribute %q", path)
 	}
+	if derived(urn, a) {
+		return nil, store.AttrPath{}, nil, badRequest(typeInvalidFilter, "filtering on %s is not supported", path)
+	}
 	p := store.AttrPath{URN: urn, Name: a.name}
 	leaf := a
 	if hasSub {
@@ -211,6 +214,19 @@ func resolveFilterAttr(rt *resourceType, path string) (*attrDef, store.AttrPath,
 		p.Sub, leaf = s.name, s
 	}
 	return leaf, p, a, nil
+}
+
+// derived reports whether a is computed from other records rather than
+// stored with the user (groups from memberships, licenses and devices
+// from the licensing engine): a filter on it would silently match nothing.
+func derived(urn string, a *attrDef) bool {
+	switch urn {
+	case "":
+		return a.name == "groups"
+	case uriRoster:
+		return a.name == "licenses" || a.name == "devices"
+	}
+	return false
 }
 
 func compileCompare(rt *resourceType, path, op string, value any) (store.Expr, error) {
