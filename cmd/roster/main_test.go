@@ -12,10 +12,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,7 +26,16 @@ import (
 // 127.0.0.1:0 with a temporary data directory, and look at what a person
 // or a script would: the printed lines, exit codes, HTTP answers.
 
+// envRunMain makes the test binary act as the roster binary, so a test
+// can start the real program as a process and signal it.
+const envRunMain = "ROSTER_TEST_RUN_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		os.Args = append(os.Args[:1], strings.Fields(os.Getenv("ROSTER_TEST_ARGS"))...)
+		main()
+		return
+	}
 	// A developer's own ROSTER_* settings must not leak into the tests.
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -388,6 +399,49 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if code := s.stop(); code != 0 {
 		t.Errorf("exit %d after a graceful shutdown, want 0\n%s", code, s.stderr)
+	}
+}
+
+// TestSignals runs roster as a process: SIGINT and SIGTERM each stop it
+// cleanly with exit code 0.
+func TestSignals(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), envRunMain+"=1",
+				"ROSTER_TEST_ARGS=serve --addr 127.0.0.1:0 --data "+t.TempDir())
+			stdout, _ := cmd.StdoutPipe()
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			sc := bufio.NewScanner(stdout)
+			var base string
+			for sc.Scan() {
+				if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+					base = m[1]
+					break
+				}
+			}
+			go io.Copy(io.Discard, stdout)
+			if base == "" {
+				t.Fatalf("no listening line; stderr:\n%s", stderr.String())
+			}
+			res, err := http.Get(base + "/healthz")
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("GET /healthz: %v %v", res, err)
+			}
+			res.Body.Close()
+			cmd.Process.Signal(sig)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after %s: %v, want exit 0\n%s", sig, err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+				t.Errorf("after %s: no stopped record in the log:\n%s", sig, stderr.String())
+			}
+		})
 	}
 }
 
