@@ -114,8 +114,12 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK // nothing written: net/http sends 200
 				}
-				if status >= 500 {
+				switch {
+				case status >= 500:
 					level = slog.LevelError
+				case status == http.StatusOK && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz"):
+					// Probes every few seconds would drown the log.
+					level = slog.LevelDebug
 				}
 				attrs := []slog.Attr{
 					slog.String("method", r.Method),
@@ -124,6 +128,8 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 					slog.Int("bytes", ww.BytesWritten()),
 					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 					slog.String("remote", r.RemoteAddr),
+					// Tells an IdP's calls apart (Okta, Entra ID, a script).
+					slog.String("user_agent", r.UserAgent()),
 				}
 				if info.tenant != "" {
 					attrs = append(attrs, slog.String("tenant", info.tenant))
