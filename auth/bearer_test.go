@@ -227,3 +227,25 @@ func TestMintToken(t *testing.T) {
 		t.Error("token without a tenant: got no error")
 	}
 }
+
+// BenchmarkSCIMBearer measures what authentication adds to a SCIM request,
+// with the cache (the default) and without (a store lookup each time, here
+// an in-memory fake, so only Roster's own cost shows).
+func BenchmarkSCIMBearer(b *testing.B) {
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	secret, _, _ := MintToken(context.Background(), fs, "acme", "", time.Now())
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, ttl := range []time.Duration{DefaultCacheTTL, 0} {
+		b.Run(fmt.Sprintf("cache=%s", ttl), func(b *testing.B) {
+			h := SCIMBearer(fs, BearerOptions{CacheTTL: ttl, Logger: quietLogger()})(ok)
+			req := httptest.NewRequest("GET", "/scim/v2/Users", nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			rec := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(rec, req)
+			}
+		})
+	}
+}
