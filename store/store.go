@@ -245,6 +245,9 @@ type Store interface {
 	Audit
 	Outbox
 	WorkLeases
+	Sessions
+	SeatRequests
+	PoolSamples
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

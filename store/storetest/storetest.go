@@ -86,6 +86,9 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ListUsersSortAndPage", testListUsersSortPage},
 		{"ListUsersScanLimit", testListUsersScanLimit},
 		{"ListGroups", testListGroups},
+		{"Sessions", testSessions},
+		{"SeatRequests", testSeatRequests},
+		{"PoolSamples", testPoolSamples},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
