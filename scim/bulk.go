@@ -87,7 +87,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request, tenant string) {
 			continue
 		}
 		if _, dup := byBulkID[op.BulkID]; dup {
-			results[i] = bulkFailure(badRequest(typeUniqueness, "bulkId %q is used by more than one operation", op.BulkID))
+			results[i] = bulkFailure(badRequest(typeInvalidValue, "bulkId %q is used by more than one operation", op.BulkID))
 			continue
 		}
 		byBulkID[op.BulkID] = i
