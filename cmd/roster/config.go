@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,11 +26,38 @@ import (
 // command-line flags. config.example.yaml documents every key; a test
 // keeps the two in step.
 type Config struct {
-	Server  ServerConfig  `yaml:"server"`
-	Storage StorageConfig `yaml:"storage"`
-	Log     LogConfig     `yaml:"log"`
-	SCIM    SCIMConfig    `yaml:"scim"`
-	OIDC    OIDCConfig    `yaml:"oidc"`
+	Server    ServerConfig    `yaml:"server"`
+	Storage   StorageConfig   `yaml:"storage"`
+	Log       LogConfig       `yaml:"log"`
+	SCIM      SCIMConfig      `yaml:"scim"`
+	OIDC      OIDCConfig      `yaml:"oidc"`
+	Licensing LicensingConfig `yaml:"licensing"`
+	Mail      MailConfig      `yaml:"mail"`
+}
+
+// LicensingConfig tunes leases and the reconciler.
+type LicensingConfig struct {
+	// LeaseTTL is how long a device may run offline on one lease.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// ReconcileInterval is how often one node recounts every pool.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+}
+
+// MailConfig is how e-mail leaves Roster. Without smtp.host, e-mails are
+// written to the log instead (a fresh install's default).
+type MailConfig struct {
+	From string     `yaml:"from"`
+	SMTP SMTPConfig `yaml:"smtp"`
+}
+
+// SMTPConfig is the submission server.
+type SMTPConfig struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS is starttls (required), opportunistic or none.
+	TLS string `yaml:"tls"`
 }
 
 // ServerConfig is the HTTP listener.
@@ -124,6 +152,8 @@ func defaultConfig() *Config {
 			Scopes:              []string{"openid", "email", "profile"},
 			OperatorGroupsClaim: "groups",
 		},
+		Licensing: LicensingConfig{LeaseTTL: 7 * 24 * time.Hour, ReconcileInterval: 10 * time.Minute},
+		Mail:      MailConfig{From: "Roster <no-reply@localhost>", SMTP: SMTPConfig{Port: 587, TLS: "starttls"}},
 	}
 }
 
@@ -476,6 +506,12 @@ func (c *Config) Validate() error {
 		{o.Issuer != "" && !slices.Contains(o.Scopes, "openid"), "oidc.scopes: must include openid"},
 		{slices.ContainsFunc(o.OperatorEmails, func(e string) bool { return !strings.Contains(e, "@") }), "oidc.operator_emails: every entry must be an e-mail address"},
 		{len(o.OperatorGroups) > 0 && o.OperatorGroupsClaim == "", "oidc.operator_groups_claim: required when oidc.operator_groups is set"},
+		{c.Licensing.LeaseTTL < time.Minute || c.Licensing.LeaseTTL > 366*24*time.Hour, fmt.Sprintf("licensing.lease_ttl: %s is not between 1m and 8784h (a year)", c.Licensing.LeaseTTL)},
+		{c.Licensing.ReconcileInterval < 10*time.Second, fmt.Sprintf("licensing.reconcile_interval: %s must be at least 10s", c.Licensing.ReconcileInterval)},
+		{!isMailbox(c.Mail.From), fmt.Sprintf("mail.from: %q is not an e-mail address (\"Name <addr@host>\" or addr@host)", c.Mail.From)},
+		{c.Mail.SMTP.Port < 1 || c.Mail.SMTP.Port > 65535, fmt.Sprintf("mail.smtp.port: %d is not a TCP port", c.Mail.SMTP.Port)},
+		{!slices.Contains([]string{"starttls", "opportunistic", "none"}, c.Mail.SMTP.TLS), fmt.Sprintf("mail.smtp.tls: %q is not one of starttls, opportunistic, none", c.Mail.SMTP.TLS)},
+		{c.Mail.SMTP.Host == "" && c.Mail.SMTP.Username != "", "mail.smtp.host: required when mail.smtp.username is set"},
 	}
 	var msgs []string
 	for _, c := range checks {
@@ -487,6 +523,11 @@ func (c *Config) Validate() error {
 		return errors.New("config: " + strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+func isMailbox(s string) bool {
+	_, err := mail.ParseAddress(s)
+	return err == nil
 }
 
 func isHostPort(s string) bool {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/roster-scim/roster/api"
 	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/scim"
 	"github.com/roster-scim/roster/store"
 )
@@ -21,6 +23,7 @@ type routerDeps struct {
 	cfg       *Config
 	publicURL string // without trailing slash
 	store     store.Store
+	engine    *licensing.Engine
 	log       *slog.Logger
 	sessions  *auth.Sessions
 	bootstrap *auth.Bootstrap
@@ -90,6 +93,11 @@ func newRouter(d routerDeps) http.Handler {
 		r.Handle("/*", scimAPI)
 		r.Handle("/", scimAPI)
 	})
+
+	// The device API: credentials in every call, no cookies.
+	devices := api.New(api.Deps{Store: d.store, Engine: d.engine, Logger: d.log, LeaseTTL: d.cfg.Licensing.LeaseTTL})
+	r.Handle("/api/v1/devices/*", devices)
+	r.Handle("/.well-known/jwks.json", devices)
 
 	// Browser routes: cookies, so refuse cross-origin unsafe requests.
 	csrf := http.NewCrossOriginProtection()

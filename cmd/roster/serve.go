@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/store"
 )
 
@@ -130,9 +131,16 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		link = auth.BootstrapURL(publicURL, s)
 	}
 
+	engine := licensing.New(st, licensing.WithLogger(log))
+	workers, err := startWorkers(ctx, cfg, st, engine, log)
+	if err != nil {
+		return err
+	}
+	defer workers.stop()
+
 	var draining atomic.Bool
 	srv := &http.Server{
-		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, log: log, sessions: sessions,
+		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log, sessions: sessions,
 			bootstrap: bootstrap, draining: &draining}),
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/roster-scim/roster/licensing"
+	"github.com/roster-scim/roster/notify"
+	"github.com/roster-scim/roster/store"
+)
+
+// workers are the background loops every node runs; each claims its work
+// through the store, so running them on every node is safe.
+type workers struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// nodeName identifies this process on work leases and outbox claims.
+func nodeName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *licensing.Engine, log *slog.Logger) (*workers, error) {
+	holder := nodeName()
+	senders := map[string]notify.Sender{"email": notify.LogSender{Log: log}}
+	if cfg.Mail.SMTP.Host != "" {
+		s, err := notify.NewSMTPSender(notify.SMTPConfig{
+			Host: cfg.Mail.SMTP.Host, Port: cfg.Mail.SMTP.Port, Username: cfg.Mail.SMTP.Username,
+			Password: cfg.Mail.SMTP.Password, From: cfg.Mail.From, TLS: cfg.Mail.SMTP.TLS,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		senders["email"] = s
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w := &workers{cancel: cancel}
+	dispatcher := &notify.Dispatcher{Outbox: st, Senders: senders, Holder: holder, Log: log}
+	reconciler := &licensing.Reconciler{Engine: engine, Holder: holder, Interval: cfg.Licensing.ReconcileInterval}
+	w.wg.Add(2)
+	go func() { defer w.wg.Done(); dispatcher.Run(ctx, 5*time.Second) }()
+	go func() { defer w.wg.Done(); reconciler.Run(ctx) }()
+	return w, nil
+}
+
+// stop ends the loops and waits for the round in progress.
+func (w *workers) stop() {
+	w.cancel()
+	w.wg.Wait()
+}
