@@ -407,7 +407,17 @@ class Standin:
     def create_indexes(self, db, cmd):
         coll = self.coll(db, cmd['createIndexes'])
         before = len(coll.index_information()) if cmd['createIndexes'] in self.client[db].list_collection_names() else 1
+        existing = coll.index_information() if before > 1 or cmd['createIndexes'] in self.client[db].list_collection_names() else {}
         for spec in cmd.get('indexes', []):
+            have = existing.get(spec.get('name'))
+            if have is not None:
+                # Like a real server: the same index again is a no-op (no
+                # re-check of the data), the same name with other options
+                # an error.
+                if self.same_index(have, spec):
+                    continue
+                raise CommandError(INDEX_OPTIONS_CONFLICT,
+                                   'An existing index has the same name as the requested index: %s' % spec.get('name'))
             unknown = set(spec) - {'key', 'name', 'unique', 'sparse', 'partialFilterExpression',
                                    'expireAfterSeconds', 'background', 'v'}
             if unknown:
@@ -422,6 +432,14 @@ class Standin:
             coll.create_index(list(spec['key'].items()), **kwargs)
         after = len(coll.index_information())
         return {'numIndexesBefore': before, 'numIndexesAfter': after, 'ok': 1}
+
+    @staticmethod
+    def same_index(have, spec):
+        return (list(have['key']) == list(spec['key'].items())
+                and bool(have.get('unique')) == bool(spec.get('unique'))
+                and bool(have.get('sparse')) == bool(spec.get('sparse'))
+                and have.get('partialFilterExpression') == spec.get('partialFilterExpression')
+                and have.get('expireAfterSeconds') == spec.get('expireAfterSeconds'))
 
     def list_indexes(self, db, cmd):
         name = cmd['listIndexes']
