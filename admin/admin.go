@@ -1,0 +1,436 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/licensing"
+	"github.com/roster-scim/roster/store"
+)
+
+// Deps is what the portal needs. Store and PublicURL are required.
+type Deps struct {
+	Store store.Store
+	// Sessions, SeatRequests and PoolSamples default to Store when it
+	// implements them.
+	Sessions     store.Sessions
+	SeatRequests store.SeatRequests
+	PoolSamples  store.PoolSamples
+	// Engine makes every seat change (default licensing.New(Store)).
+	Engine *licensing.Engine
+
+	// OIDC is admin sign-in; a zero Issuer means not configured, and the
+	// bootstrap link is the only way in.
+	OIDC auth.OIDCConfig
+	// OIDCClient talks to the provider (default http.DefaultClient).
+	OIDCClient *http.Client
+	// Bootstrap redeems the one-time operator link `roster serve` prints
+	// (nil: no bootstrap sign-in).
+	Bootstrap *auth.Bootstrap
+
+	// PublicURL is how browsers and IdPs reach Roster, e.g.
+	// https://roster.example.com; it decides Secure cookies and the SCIM
+	// base URL shown to admins.
+	PublicURL string
+	// BasePath is where the portal is mounted (default "/admin").
+	BasePath string
+
+	// RequestLog feeds "last requests from your IdP" (nil: a private,
+	// empty one).
+	RequestLog *RequestLog
+	// AssetsDir, when set, serves templates and static files from this
+	// directory (with templates/ and static/ inside) and re-reads them on
+	// every request: for working on the pages without rebuilding.
+	AssetsDir string
+
+	// SessionIdle and SessionAbsolute are the session timeouts (defaults
+	// auth.DefaultIdleTimeout, auth.DefaultAbsoluteTimeout).
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// server is the portal.
+type server struct {
+	st       store.Store
+	sessions *auth.ServerSessions
+	requests store.SeatRequests
+	samples  store.PoolSamples
+	eng      *licensing.Engine
+	oidc     *auth.OIDC // nil without OIDC
+	oidcErr  error      // why OIDC is configured but unusable
+	roles    *auth.Roles
+	boot     *auth.Bootstrap
+	public   string
+	base     string
+	reqlog   *RequestLog
+	assets   *assets
+	log      *slog.Logger
+	now      func() time.Time
+	cop      *http.CrossOriginProtection
+	mux      *http.ServeMux
+}
+
+// New returns the portal handler. cmd mounts it at Deps.BasePath
+// ("/admin"); it accepts request paths with or without that prefix, so
+// both chi's Mount and http.StripPrefix work.
+func New(d Deps) http.Handler {
+	s := &server{
+		st: d.Store, eng: d.Engine, boot: d.Bootstrap, reqlog: d.RequestLog, log: d.Logger, now: d.Now,
+		public: strings.TrimRight(d.PublicURL, "/"), base: strings.TrimRight(d.BasePath, "/"),
+	}
+	if s.base == "" {
+		s.base = "/admin"
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.eng == nil {
+		s.eng = licensing.New(d.Store, licensing.WithClock(s.now), licensing.WithLogger(s.log))
+	}
+	if s.reqlog == nil {
+		s.reqlog = NewRequestLog(0)
+	}
+	sessions := d.Sessions
+	if sessions == nil {
+		sessions, _ = d.Store.(store.Sessions)
+	}
+	if sessions == nil {
+		sessions = unavailableSessions{}
+		s.log.Error("admin portal: the store does not keep sessions; nobody can sign in")
+	}
+	s.requests = d.SeatRequests
+	if s.requests == nil {
+		s.requests, _ = d.Store.(store.SeatRequests)
+	}
+	s.samples = d.PoolSamples
+	if s.samples == nil {
+		s.samples, _ = d.Store.(store.PoolSamples)
+	}
+	secure := strings.HasPrefix(s.public, "https://")
+	s.sessions = auth.NewServerSessions(sessions, auth.SessionOptions{
+		Idle: d.SessionIdle, Absolute: d.SessionAbsolute, Secure: secure, Path: s.base, Now: s.now,
+	})
+	if d.OIDC.Configured() {
+		s.oidc, s.oidcErr = auth.NewOIDC(d.OIDC, auth.OIDCOptions{Secure: secure, CookiePath: s.base, HTTPClient: d.OIDCClient, Now: s.now})
+		if s.oidcErr != nil {
+			s.log.Error("admin portal: OIDC configuration unusable", "err", s.oidcErr)
+		}
+		s.roles = &auth.Roles{Config: d.OIDC, Store: d.Store}
+	}
+	s.assets = newAssets(d.AssetsDir, s.base)
+
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusForbidden, "Request refused",
+			"This form was sent from another site, so Roster did not act on it. Open the page in Roster and submit it again.")
+	}))
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s
+}
+
+// ServeHTTP strips the base path, sets the headers every page carries and
+// refuses cross-origin state changes before any handler runs.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p, ok := strings.CutPrefix(r.URL.Path, s.base); ok && (p == "" || p[0] == '/') {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		if p == "" {
+			p = "/"
+		}
+		u.Path, u.RawPath = p, ""
+		r2.URL = &u
+		r = r2
+	}
+	s.securityHeaders(w)
+	s.cop.Handler(s.mux).ServeHTTP(w, r)
+}
+
+// securityHeaders: no inline script or style anywhere, no framing, no
+// sniffing, no full URLs (which may carry ids) in Referer to other sites.
+func (s *server) securityHeaders(w http.ResponseWriter) {
+	formAction := "'self'"
+	if s.oidc != nil {
+		// Signing out redirects the form to the provider's end-session
+		// endpoint, which form-action governs in some browsers.
+		formAction += " " + strings.Join(s.oidc.ProviderOrigins(), " ")
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action "+formAction)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+func (s *server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /{$}", s.signedIn(s.home))
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("GET /login/start", s.loginStart)
+	m.HandleFunc("GET /oidc/callback", s.callback)
+	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("GET /signed-out", s.signedOutPage)
+	m.HandleFunc("GET /bootstrap", s.bootstrapPage)
+	m.HandleFunc("POST /bootstrap", s.bootstrapRedeem)
+	m.HandleFunc("GET /invite/{token}", s.invitePlaceholder)
+	m.Handle("GET /static/", s.assets.staticHandler())
+	m.HandleFunc("GET /switch", s.signedIn(s.switchTenant))
+
+	t := func(pattern string, h handler) { m.HandleFunc(pattern, s.inTenant(h)) }
+	t("GET /t/{tenant}/{$}", func(c *rc) error { return c.redirect(c.T("users"), "") })
+	t("GET /t/{tenant}/users", s.usersPage)
+	t("GET /t/{tenant}/users/new", s.userNewPage)
+	t("POST /t/{tenant}/users", s.userCreate)
+	t("GET /t/{tenant}/users/{id}", s.usersPage)
+	t("GET /t/{tenant}/users/{id}/edit", s.userEditPage)
+	t("POST /t/{tenant}/users/{id}", s.userUpdate)
+	t("POST /t/{tenant}/users/{id}/active", s.userSetActive)
+	t("POST /t/{tenant}/users/{id}/invite", s.userInvite)
+	t("POST /t/{tenant}/users/{id}/reset", s.userReset)
+	t("POST /t/{tenant}/users/{id}/seats", s.userSeat)
+	t("POST /t/{tenant}/users/{id}/note", s.userNote)
+	t("GET /t/{tenant}/users/{id}/note", s.userNotePage)
+	t("POST /t/{tenant}/users/{id}/inactive", s.userFlagInactive)
+	t("POST /t/{tenant}/users/bulk", s.usersBulk)
+	t("POST /t/{tenant}/devices/{id}/state", s.deviceState)
+
+	t("GET /t/{tenant}/groups", s.groupsPage)
+	t("GET /t/{tenant}/groups/{id}", s.groupPage)
+	t("POST /t/{tenant}/groups/{id}/rules", s.ruleAdd)
+	t("POST /t/{tenant}/rules/{id}/delete", s.ruleRemove)
+
+	t("GET /t/{tenant}/licenses", s.licensesPage)
+	t("POST /t/{tenant}/reprocess", s.reprocess)
+	t("POST /t/{tenant}/pools/{id}/request", s.seatRequestCreate)
+	t("POST /t/{tenant}/pools/{id}/resize", s.poolResize)
+
+	t("GET /t/{tenant}/devices", s.devicesPage)
+	t("POST /t/{tenant}/devices/license", s.deviceLicense)
+	t("GET /t/{tenant}/devices/move", s.movePage)
+	t("POST /t/{tenant}/devices/move", s.moveSeat)
+
+	t("GET /t/{tenant}/tokens", s.tokensPage)
+	t("POST /t/{tenant}/tokens", s.tokenCreate)
+	t("POST /t/{tenant}/tokens/{id}/revoke", s.tokenRevoke)
+
+	t("GET /t/{tenant}/connect", s.connectPage)
+	t("GET /t/{tenant}/connect/requests", s.connectRequests)
+
+	t("GET /t/{tenant}/audit", s.auditPage)
+
+	t("GET /t/{tenant}/settings", s.settingsPage)
+	t("POST /t/{tenant}/settings", s.settingsSave)
+
+	o := func(pattern string, h handler) { m.HandleFunc(pattern, s.operator(h)) }
+	o("GET /op/tenants", s.opTenantsPage)
+	o("POST /op/tenants", s.opTenantCreate)
+	o("POST /op/tenants/{id}", s.opTenantUpdate)
+	o("GET /op/tenants/{id}/pools", s.opPoolsPage)
+	o("POST /op/tenants/{id}/pools", s.opPoolCreate)
+	o("POST /op/tenants/{id}/pools/{pool}", s.opPoolUpdate)
+	o("GET /op/products", s.opProductsPage)
+	o("POST /op/products", s.opProductCreate)
+	o("POST /op/products/{id}", s.opProductUpdate)
+	o("GET /op/requests", s.opRequestsPage)
+	o("POST /op/requests/{tenant}/{id}", s.opRequestDecide)
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address. Use the menu to find what you were looking for.")
+	})
+}
+
+// rc is one request to a signed-in page.
+type rc struct {
+	s      *server
+	w      http.ResponseWriter
+	r      *http.Request
+	sess   *store.Session
+	tenant *store.Tenant // the tenant in scope; nil on operator-only pages
+}
+
+type handler func(c *rc) error
+
+func (c *rc) ctx() context.Context { return c.r.Context() }
+
+// operator reports whether the signed-in person runs the platform.
+func (c *rc) operator() bool { return c.sess.Role == store.RoleOperator }
+
+// actor is who the audit log names for changes made in this request.
+func (c *rc) actor() licensing.Actor { return licensing.Actor("admin:" + c.sess.Subject) }
+
+// T is the URL of a page of the tenant in scope.
+func (c *rc) T(parts ...string) string {
+	return c.s.base + "/t/" + c.tenant.ID + "/" + strings.Join(parts, "/")
+}
+
+// signedIn requires a session.
+func (s *server) signedIn(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.session(w, r)
+		if !ok {
+			return
+		}
+		s.run(c, h)
+	}
+}
+
+// inTenant requires a session that may see the tenant named in the path:
+// an operator's (any tenant that exists) or a tenant admin's own. Anyone
+// else gets 403 whether or not that tenant exists.
+func (s *server) inTenant(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.session(w, r)
+		if !ok {
+			return
+		}
+		id := r.PathValue("tenant")
+		if !c.operator() && c.sess.TenantID != id {
+			s.log.WarnContext(r.Context(), "admin: tenant admin refused another tenant", "subject", c.sess.Subject,
+				"own", c.sess.TenantID, "asked", id, "path", r.URL.Path)
+			s.errorPage(w, r, http.StatusForbidden, "Not your account",
+				"This page belongs to another account. You can manage only your own organisation's users and licenses.")
+			return
+		}
+		t, err := s.st.GetTenant(r.Context(), id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.tenant = t
+		s.run(c, h)
+	}
+}
+
+// operator requires an operator session.
+func (s *server) operator(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.session(w, r)
+		if !ok {
+			return
+		}
+		if !c.operator() {
+			s.errorPage(w, r, http.StatusForbidden, "Operators only",
+				"This page is for the people who run Roster for every organisation. Your account administrator pages are in the menu.")
+			return
+		}
+		s.run(c, h)
+	}
+}
+
+func (s *server) run(c *rc, h handler) {
+	if err := h(c); err != nil {
+		s.fail(c, err)
+	}
+}
+
+// session reads the session, sending the browser to sign in when there is
+// none; for tenant admins it rechecks that they still are one.
+func (s *server) session(w http.ResponseWriter, r *http.Request) (*rc, bool) {
+	sess, err := s.sessions.Read(r)
+	if err == nil && s.roles != nil {
+		if rerr := s.roles.Recheck(r.Context(), sess); rerr != nil {
+			if errors.Is(rerr, auth.ErrNotAdmin) || errors.Is(rerr, auth.ErrTenantSuspended) {
+				_, _ = s.sessions.End(r.Context(), w, r)
+				s.refused(w, r, rerr, sess.Email)
+				return nil, false
+			}
+			err = rerr
+		}
+	}
+	switch {
+	case errors.Is(err, auth.ErrNoSession):
+		next := s.base + r.URL.Path
+		if r.Method != http.MethodGet || r.URL.Path == "/" {
+			next = ""
+		} else if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+		target := s.base + "/login"
+		if next != "" {
+			target += "?next=" + urlQueryEscape(next)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return nil, false
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "admin: reading session", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", internalMsg)
+		return nil, false
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return &rc{s: s, w: w, r: r, sess: sess}, true
+}
+
+// home sends a tenant admin to their users and an operator to the tenant
+// they last looked at, or to the list of tenants.
+func (s *server) home(c *rc) error {
+	if !c.operator() {
+		return c.redirect(s.base+"/t/"+c.sess.TenantID+"/users", "")
+	}
+	if ck, err := c.r.Cookie(lastTenantCookie); err == nil {
+		if _, err := s.st.GetTenant(c.ctx(), ck.Value); err == nil {
+			return c.redirect(s.base+"/t/"+ck.Value+"/users", "")
+		}
+	}
+	return c.redirect(s.base+"/op/tenants", "")
+}
+
+// lastTenantCookie remembers the operator's tenant switcher choice.
+const lastTenantCookie = "roster_tenant"
+
+// switchTenant is the operators' tenant switcher (a GET form, so it works
+// without JavaScript and never changes state).
+func (s *server) switchTenant(c *rc) error {
+	if !c.operator() {
+		return c.redirect(s.base+"/t/"+c.sess.TenantID+"/users", "")
+	}
+	id := c.r.URL.Query().Get("tenant")
+	if _, err := s.st.GetTenant(c.ctx(), id); err != nil {
+		return err
+	}
+	page := c.r.URL.Query().Get("page")
+	if !validSection(page) {
+		page = "users"
+	}
+	http.SetCookie(c.w, &http.Cookie{Name: lastTenantCookie, Value: id, Path: s.base, MaxAge: 30 * 24 * 3600,
+		HttpOnly: true, Secure: s.sessions.Options().Secure, SameSite: http.SameSiteLaxMode})
+	return c.redirect(s.base+"/t/"+id+"/"+page, "")
+}
+
+func validSection(p string) bool {
+	switch p {
+	case "users", "groups", "licenses", "devices", "tokens", "connect", "audit", "settings":
+		return true
+	}
+	return false
+}
+
+// unavailableSessions stands in when the store keeps no sessions: every
+// sign-in fails with a logged error rather than the portal not starting.
+type unavailableSessions struct{}
+
+var errNoSessionStore = errors.New("the store does not implement store.Sessions")
+
+func (unavailableSessions) CreateSession(context.Context, *store.Session) error { return errNoSessionStore }
+func (unavailableSessions) GetSession(context.Context, string) (*store.Session, error) {
+	return nil, store.ErrNotFound
+}
+func (unavailableSessions) TouchSession(context.Context, string, time.Time) error { return nil }
+func (unavailableSessions) DeleteSession(context.Context, string) error           { return nil }
+func (unavailableSessions) DeleteExpiredSessions(context.Context, time.Time) (int, error) {
+	return 0, nil
+}
