@@ -425,7 +425,9 @@ type unavailableSessions struct{}
 
 var errNoSessionStore = errors.New("the store does not implement store.Sessions")
 
-func (unavailableSessions) CreateSession(context.Context, *store.Session) error { return errNoSessionStore }
+func (unavailableSessions) CreateSession(context.Context, *store.Session) error {
+	return errNoSessionStore
+}
 func (unavailableSessions) GetSession(context.Context, string) (*store.Session, error) {
 	return nil, store.ErrNotFound
 }

@@ -31,7 +31,9 @@ func (s *server) catalog(ctx context.Context, tenantID string) (*catalog, error)
 	for _, p := range prods {
 		k.product[p.ID] = p
 	}
-	slices.SortFunc(k.Products, func(a, b *store.Product) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(k.Products, func(a, b *store.Product) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	slices.SortFunc(k.Pools, func(a, b *store.Pool) int {
 		return strings.Compare(strings.ToLower(k.ProductName(a.ProductID)), strings.ToLower(k.ProductName(b.ProductID)))
 	})

@@ -35,20 +35,20 @@ type productOption struct {
 }
 
 type devRow struct {
-	DeviceID, Code, DeviceName     string
-	UserID, UserName, Name, Email  string
-	UserURL                        string
-	Product, PoolID                string
-	License, LicenseClass          string
-	DeviceState                    string
-	LastSeen                       time.Time
-	Note                           string
-	UserActive                     bool
-	CanAssign, CanRemove, CanMove  bool
-	CanFlag                        bool
-	MoveURL, NoteURL, FlagURL      string
-	BlockURL                       string
-	GroupGranted                   bool
+	DeviceID, Code, DeviceName    string
+	UserID, UserName, Name, Email string
+	UserURL                       string
+	Product, PoolID               string
+	License, LicenseClass         string
+	DeviceState                   string
+	LastSeen                      time.Time
+	Note                          string
+	UserActive                    bool
+	CanAssign, CanRemove, CanMove bool
+	CanFlag                       bool
+	MoveURL, NoteURL, FlagURL     string
+	BlockURL                      string
+	GroupGranted                  bool
 }
 
 // licenseStatus names an assignment's state on this screen.

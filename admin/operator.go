@@ -21,10 +21,10 @@ type opTenantsData struct {
 }
 
 type opTenantRow struct {
-	T                       *store.Tenant
-	Users, Pools            int
-	UpdateURL, PoolsURL     string
-	UsersURL                string
+	T                   *store.Tenant
+	Users, Pools        int
+	UpdateURL, PoolsURL string
+	UsersURL            string
 }
 
 func (s *server) opTenantsData(c *rc) (*opTenantsData, error) {
@@ -138,17 +138,17 @@ type opPoolsData struct {
 }
 
 type opPoolRow struct {
-	P                  *store.Pool
-	Product            string
-	UpdateURL          string
-	ResizeURL          string
-	Ended              bool
+	P         *store.Pool
+	Product   string
+	UpdateURL string
+	ResizeURL string
+	Ended     bool
 }
 
 // poolForm is the create form's values.
 type poolForm struct {
 	Product, Total, Starts, Ends, Devices, Policy string
-	AutoAssign                                   bool
+	AutoAssign                                    bool
 }
 
 func (s *server) opPoolsData(c *rc) (*opPoolsData, error) {
@@ -323,7 +323,9 @@ func (s *server) opProductsData(c *rc) (*opProductsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ps, func(a, b *store.Product) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(ps, func(a, b *store.Product) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	d := &opProductsData{CreateURL: s.base + "/op/products"}
 	for _, p := range ps {
 		d.Products = append(d.Products, opProductRow{P: p, UpdateURL: s.base + "/op/products/" + p.ID})
