@@ -641,7 +641,7 @@ func (s *Store) pageInMongo(ctx context.Context, p *listPlan, q store.Query, col
 		if err := cur.All(ctx, &docs); err != nil {
 			return nil, 0, mapErr(err, coll)
 		}
-		if len(docs) > 0 && len(docs) < q.Limit {
+		if len(docs) < q.Limit && (len(docs) > 0 || q.Offset == 0) {
 			return docs, q.Offset + len(docs), nil
 		}
 	}
