@@ -11,6 +11,7 @@ import (
 	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/drivertest"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/xoptions"
 
 	"github.com/roster-scim/roster/store"
 )
@@ -23,7 +24,9 @@ func mockStore(t *testing.T, replies ...bson.D) *Store {
 	t.Helper()
 	md := drivertest.NewMockDeployment(replies...)
 	opts := options.Client()
-	opts.Deployment = md
+	if err := xoptions.SetInternalClientOptions(opts, "deployment", md); err != nil {
+		t.Fatal(err)
+	}
 	client, err := mongodrv.Connect(opts)
 	if err != nil {
 		t.Fatalf("connect to mock deployment: %v", err)

@@ -142,14 +142,8 @@ func (s *Store) RetireSigningKey(ctx context.Context, tenantID, id string, at, n
 	return nil
 }
 
-// Work leases.
-
-type workLeaseDoc struct {
-	Name      string    `bson:"_id"`
-	Holder    string    `bson:"holder"`
-	ExpiresAt time.Time `bson:"expiresAt"`
-	Version   int64     `bson:"version"`
-}
+// Work leases: one document per lease name, {_id: name, holder,
+// expiresAt, version}.
 
 // AcquireLease takes the lease, renews it for its holder, or takes it over
 // once expired, in one conditional upsert: the filter matches the lease
