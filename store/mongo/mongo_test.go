@@ -15,17 +15,33 @@ import (
 	"github.com/roster-scim/roster/store/storetest"
 )
 
-// TestConformance runs the shared suite against MongoDB: the server named
-// by ROSTER_TEST_MONGODB_URI, else the wire-protocol stand-in. Every
-// subtest gets its own database, dropped afterwards.
-func TestConformance(t *testing.T) {
+// TestMongo runs against MongoDB: the server named by
+// ROSTER_TEST_MONGODB_URI, else the wire-protocol stand-in (one process
+// for all subtests; it takes a second to start). Every subtest gets its
+// own database, dropped afterwards.
+func TestMongo(t *testing.T) {
 	uri := mongostandin.Start(t)
-	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		db := freshDB(t, uri)
-		return func(t *testing.T) store.Store {
-			return &crashStore{openT(t, uri, db)}
-		}
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) storetest.Opener {
+			db := freshDB(t, uri)
+			return func(t *testing.T) store.Store {
+				return &crashStore{openT(t, uri, db)}
+			}
+		})
 	})
+	for _, tt := range []struct {
+		name string
+		fn   func(t *testing.T, uri string)
+	}{
+		{"SeatCrashes", testSeatCrashes},
+		{"SeatChurn", testSeatChurn},
+		{"DeletesResume", testDeletesResume},
+		{"DeviceSlotLeak", testDeviceSlotLeak},
+		{"LeaseTakeover", testLeaseTakeover},
+		{"Indexes", testIndexes},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, uri) })
+	}
 }
 
 // freshDB names a new database and drops it when t ends.

@@ -20,31 +20,36 @@ import (
 //
 // A pool's counters (assigned, overage) and an assignment's state live in
 // two documents, and MongoDB changes one document atomically. Every change
-// of a seat is therefore two or three single-document steps, ordered so
-// that an interruption can only leave a seat counted that nobody holds
-// (a leak), never one held that is not counted (an oversell):
+// of a seat is therefore a few single-document steps, ordered so that an
+// interruption can only leave a seat counted that nobody holds (a leak),
+// never one held that is not counted (an oversell):
 //
-//	claim:  assignment pending (unique key) → pool: assigned+1 if
-//	        assigned < total, plus a journal entry → assignment active →
-//	        entry removed
-//	return: pool: journal entry → assignment deleted / suspended →
-//	        pool: assigned−1 and entry removed, in one write
+//	claim:  assignment pending under its unique (tenant, pool, user) key →
+//	        pool: assigned+1 if assigned < total, with a journal entry →
+//	        assignment active → entry removed
+//	return: pool: journal entry → assignment suspended / waiting /
+//	        released (a tombstone) → pool: assigned−1 and entry removed,
+//	        in one write → tombstone deleted
 //	move:   pool: journal entry (the seat stays counted) → giver's
-//	        assignment deleted → receiver's active → entry removed
+//	        assignment released → receiver's active → entry removed →
+//	        tombstone deleted
 //
 // The journal is a short array on the pool document naming the steps in
-// flight, at most one per assignment. It makes every step idempotent and
-// every interruption repairable: an entry says which assignment and which
-// attempt (a random token also written on the assignment) the counter
-// change belongs to, so whoever settles it (the same operation on a
-// conflict, the next operation on that assignment, or Recount once the
+// flight, at most one per assignment. Each entry carries a random token
+// that the step also writes on the assignment, so whoever settles an
+// entry (the operation itself when its next step finds the assignment
+// changed, the next operation on that assignment, or Recount once the
 // entry is older than the grace period) can tell from the assignment's
-// state whether the counter change must stay or be undone, and undoes it
-// with a conditional write that can succeed only once.
+// state whether the counter change happened, and finishes or undoes it
+// with a write conditional on the entry, which succeeds once however many
+// nodes try. An assignment that held a seat is never deleted while an
+// entry names it (it becomes a "released" tombstone first), so "the
+// assignment is gone" always means the step never touched it. Before an
+// operation changes an assignment, it settles any entry naming it.
 //
 // Recount sets the counters from the active assignments only when the
-// journal is empty and the pool's seq did not move while it counted, so it
-// cannot undo a step running on another node.
+// journal is empty and the pool's seq has not moved while it counted, so
+// it never undoes a step running on another node.
 
 type journalEntry struct {
 	A    string    `bson:"a"`              // assignment id
@@ -58,8 +63,12 @@ type journalEntry struct {
 const (
 	opTake   = "take"   // counter incremented; assignment about to be active
 	opReturn = "return" // assignment about to stop holding the seat; counter not yet decremented
-	opMove   = "move"   // seat counted, moving from assignment A to user To
+	opMove   = "move"   // seat stays counted, moving from assignment A to user To
 )
+
+// stateReleased marks the tombstone of an assignment whose seat is being
+// returned; readers never see it.
+const stateReleased = "released"
 
 // slot is a device using one of the seat's MaxDevicesPerSeat slots.
 type slot struct {
@@ -127,6 +136,20 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
+// retryIntent runs fn until it does not ask for a retry.
+func retryIntent(ctx context.Context, fn func() error) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		err := fn()
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: assignment kept changing", store.ErrPrecondition)
+}
+
 func seatFilter(tenantID, poolID, userID string) bson.D {
 	return bson.D{{Key: "tenantId", Value: tenantID}, {Key: "poolId", Value: poolID}, {Key: "userId", Value: userID}}
 }
@@ -135,8 +158,58 @@ func poolFilter(tenantID, poolID string) bson.D {
 	return bson.D{{Key: "tenantId", Value: tenantID}, {Key: "poolId", Value: poolID}}
 }
 
+var notReleased = bson.E{Key: "state", Value: bson.D{{Key: "$ne", Value: stateReleased}}}
+
+// assignment reads the user's assignment in the pool. A tombstone found
+// on the way is cleared if its step is over, and reads as not found.
 func (s *Store) assignment(ctx context.Context, tenantID, poolID, userID string) (*assignmentDoc, error) {
-	return findOne[assignmentDoc](ctx, s.c.assignments, seatFilter(tenantID, poolID, userID))
+	d, err := findOne[assignmentDoc](ctx, s.c.assignments, seatFilter(tenantID, poolID, userID))
+	if err != nil {
+		return nil, err
+	}
+	if d.State == stateReleased {
+		if err := s.clearTombstone(ctx, d); err != nil {
+			return nil, err
+		}
+		return nil, store.ErrNotFound
+	}
+	return d, nil
+}
+
+// clearTombstone settles the step that released d and deletes d.
+func (s *Store) clearTombstone(ctx context.Context, d *assignmentDoc) error {
+	p, err := findOne[poolDoc](ctx, s.c.pools, idFilter(d.TenantID, d.PoolID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if p != nil {
+		if e := p.entry(d.ID); e != nil {
+			_, err := s.settle(ctx, p, *e, false)
+			return err
+		}
+	}
+	_, err = s.c.assignments.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: d.Claim}})
+	return mapErr(err, collAssignments)
+}
+
+// settleFor settles a journal entry naming d before an operation changes
+// d; an entry of a step still running elsewhere is errRetry.
+func (s *Store) settleFor(ctx context.Context, d *assignmentDoc) error {
+	p, err := findOne[poolDoc](ctx, s.c.pools, idFilter(d.TenantID, d.PoolID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e := p.entry(d.ID)
+	if e == nil {
+		return nil
+	}
+	if _, err := s.settle(ctx, p, *e, false); err != nil {
+		return err
+	}
+	return errRetry // re-read what the settling changed
 }
 
 // userExists reports whether the user exists and is not being deleted.
@@ -184,20 +257,16 @@ func (s *Store) ClaimSeat(ctx context.Context, a *store.Assignment, at time.Time
 	if !pool.record().ActiveAt(at) {
 		return store.ErrExpired
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		got, err := s.claimOnce(ctx, pool, a, sources, t)
-		if errors.Is(err, errRetry) {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-			continue
-		}
-		if got != nil {
-			*a = *got.record()
-		}
+	var got *assignmentDoc
+	err = retryIntent(ctx, func() error {
+		var err error
+		got, err = s.claimOnce(ctx, pool, a, sources, t)
 		return err
+	})
+	if got != nil && (err == nil || errors.Is(err, store.ErrNoSeats)) {
+		*a = *got.record()
 	}
-	return fmt.Errorf("%w: seat of user %s kept changing", store.ErrPrecondition, a.UserID)
+	return err
 }
 
 // claimOnce is one attempt of ClaimSeat from a fresh read.
@@ -219,10 +288,11 @@ func (s *Store) claimOnce(ctx context.Context, pool *poolDoc, a *store.Assignmen
 		d := &assignmentDoc{ID: id, TenantID: a.TenantID, PoolID: a.PoolID, UserID: a.UserID, State: store.AssignPending,
 			Sources: slices.Clone(sources), Slots: []slot{}, Claim: tok, Version: 1, CreatedAt: t, UpdatedAt: t}
 		if _, err := s.c.assignments.InsertOne(ctx, d); err != nil {
-			if c, ok := store.IsConflict(mapErr(err, collAssignments)); ok && c.Attr == "userId" {
+			err = mapErr(err, collAssignments)
+			if c, ok := store.IsConflict(err); ok && c.Attr == "userId" {
 				return nil, errRetry // another claim for the same user won the insert
 			}
-			return nil, mapErr(err, collAssignments)
+			return nil, err
 		}
 		if err := s.step("claim.pending"); err != nil {
 			return nil, err
@@ -238,11 +308,10 @@ func (s *Store) claimOnce(ctx context.Context, pool *poolDoc, a *store.Assignmen
 		if len(merged) == len(cur.Sources) {
 			return cur, nil
 		}
-		d, err := s.casAssignment(ctx, cur, bson.D{{Key: "sources", Value: merged}}, t)
-		return d, err
+		return s.casAssignment(ctx, cur, bson.D{{Key: "sources", Value: merged}}, t)
 	case store.AssignPending:
-		// Another claim is between its steps. Add our sources to it and wait
-		// for it to settle, unless it was left behind by a dead node.
+		// Another claim is between its steps: add our sources and wait for
+		// it to settle, unless a dead node left it behind.
 		if _, err := s.c.assignments.UpdateOne(ctx, bson.D{{Key: "_id", Value: cur.ID}, {Key: "state", Value: store.AssignPending}},
 			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "sources", Value: bson.D{{Key: "$each", Value: sources}}}}}}); err != nil {
 			return nil, mapErr(err, collAssignments)
@@ -255,6 +324,9 @@ func (s *Store) claimOnce(ctx context.Context, pool *poolDoc, a *store.Assignmen
 		return nil, errRetry
 	}
 	// Waiting or suspended: try again for a seat.
+	if err := s.settleFor(ctx, cur); err != nil {
+		return nil, err
+	}
 	tok := newToken()
 	d, err := s.casAssignment(ctx, cur, bson.D{{Key: "state", Value: store.AssignPending}, {Key: "claim", Value: tok},
 		{Key: "sources", Value: merged}, {Key: "reason", Value: ""}}, t)
@@ -286,7 +358,7 @@ func (s *Store) casAssignment(ctx context.Context, cur *assignmentDoc, set bson.
 // count a seat (or an overage), then activate. Without a seat under deny
 // it leaves d waiting and returns it with ErrNoSeats.
 func (s *Store) takeSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, tok string, t time.Time) (*assignmentDoc, error) {
-	over, err := s.countSeat(ctx, pool, d, tok)
+	e, err := s.countSeat(ctx, pool, d, tok)
 	if errors.Is(err, store.ErrNoSeats) {
 		var w assignmentDoc
 		err := s.c.assignments.FindOneAndUpdate(ctx,
@@ -312,12 +384,19 @@ func (s *Store) takeSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, t
 	err = s.c.assignments.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: store.AssignPending}, {Key: "claim", Value: tok}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "reason", Value: ""},
-			{Key: "over", Value: over}, {Key: "updatedAt", Value: t}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
+			{Key: "over", Value: e.Over}, {Key: "updatedAt", Value: t}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&got)
 	if errors.Is(err, mongodrv.ErrNoDocuments) {
-		// The assignment was released, deleted or finished by Recount
-		// meanwhile: settle our entry by what it is now, and start over.
-		if err := s.settleOwn(ctx, pool, d.ID, tok); err != nil {
+		// The assignment changed meanwhile (released, suspended, moved
+		// onto, or finished by Recount): the entry's rules say whether
+		// our count stays.
+		p, err := findOne[poolDoc](ctx, s.c.pools, idFilter(pool.TenantID, pool.ID))
+		if err == nil {
+			if pe := p.entry(d.ID); pe != nil && pe.Tok == tok {
+				_, err = s.settle(ctx, p, *pe, false)
+			}
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, errRetry
@@ -332,37 +411,36 @@ func (s *Store) takeSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, t
 }
 
 // countSeat is the claim's counting step: assigned+1 while assigned <
-// total, else overage+1 under allow-over, each with a journal entry for
-// d in the same write. It reports whether the seat is an overage, or
-// ErrNoSeats.
-func (s *Store) countSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, tok string) (over bool, err error) {
-	entry := journalEntry{A: d.ID, Tok: tok, Op: opTake, At: now()}
+// total, else overage+1 under allow-over, each with a journal entry for d
+// in the same write. It returns the entry, or ErrNoSeats.
+func (s *Store) countSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, tok string) (journalEntry, error) {
 	noEntry := bson.E{Key: "journal.a", Value: bson.D{{Key: "$ne", Value: d.ID}}}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		e := journalEntry{A: d.ID, Tok: tok, Op: opTake, At: now()}
 		filter := append(idFilter(pool.TenantID, pool.ID), notDeleting, noEntry,
 			bson.E{Key: "$expr", Value: bson.D{{Key: "$lt", Value: bson.A{"$assigned", "$total"}}}})
 		res, err := s.c.pools.UpdateOne(ctx, filter, bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "assigned", Value: 1}, {Key: "seq", Value: 1}}},
-			{Key: "$push", Value: bson.D{{Key: "journal", Value: entry}}},
+			{Key: "$push", Value: bson.D{{Key: "journal", Value: e}}},
 		})
 		if err != nil {
-			return false, mapErr(err, collPools)
+			return e, mapErr(err, collPools)
 		}
 		if res.MatchedCount == 1 {
-			return false, nil
+			return e, nil
 		}
-		// Full, or d has an entry left by an earlier attempt, or the pool
+		// Full, or d has an entry left by an earlier step, or the pool
 		// went away.
 		p, err := s.pool(ctx, pool.TenantID, pool.ID)
 		if err != nil {
-			return false, err
+			return e, err
 		}
-		if e := p.entry(d.ID); e != nil {
-			if _, err := s.settle(ctx, p, *e, false); err != nil {
-				return false, err
+		if old := p.entry(d.ID); old != nil {
+			if _, err := s.settle(ctx, p, *old, false); err != nil {
+				return e, err
 			}
 			if err := backoff(ctx, attempt); err != nil {
-				return false, err
+				return e, err
 			}
 			continue
 		}
@@ -370,22 +448,21 @@ func (s *Store) countSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, 
 			continue // a seat was freed since our write
 		}
 		if p.Policy != store.PolicyAllowOver {
-			return false, store.ErrNoSeats
+			return e, store.ErrNoSeats
 		}
-		entry.Over = true
+		e.Over = true
 		res, err = s.c.pools.UpdateOne(ctx, append(idFilter(pool.TenantID, pool.ID), notDeleting, noEntry), bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "overage", Value: 1}, {Key: "seq", Value: 1}}},
-			{Key: "$push", Value: bson.D{{Key: "journal", Value: entry}}},
+			{Key: "$push", Value: bson.D{{Key: "journal", Value: e}}},
 		})
 		if err != nil {
-			return false, mapErr(err, collPools)
+			return e, mapErr(err, collPools)
 		}
 		if res.MatchedCount == 1 {
-			return true, nil
+			return e, nil
 		}
-		entry.Over = false
 	}
-	return false, fmt.Errorf("%w: pool %s kept changing", store.ErrPrecondition, pool.ID)
+	return journalEntry{}, fmt.Errorf("%w: pool %s kept changing", store.ErrPrecondition, pool.ID)
 }
 
 var notDeleting = bson.E{Key: "deleting", Value: bson.D{{Key: "$ne", Value: true}}}
@@ -405,7 +482,7 @@ func entryFilter(pool *poolDoc, a, tok string) bson.D {
 		Value: bson.D{{Key: "a", Value: a}, {Key: "tok", Value: tok}}}}})
 }
 
-// dropEntry removes a completed step's entry, leaving the counters.
+// dropEntry removes an entry whose counter change stands (or never was).
 func (s *Store) dropEntry(ctx context.Context, pool *poolDoc, a, tok string) error {
 	_, err := s.c.pools.UpdateOne(ctx, entryFilter(pool, a, tok), bson.D{
 		{Key: "$pull", Value: bson.D{{Key: "journal", Value: bson.D{{Key: "a", Value: a}, {Key: "tok", Value: tok}}}}},
@@ -414,10 +491,10 @@ func (s *Store) dropEntry(ctx context.Context, pool *poolDoc, a, tok string) err
 	return mapErr(err, collPools)
 }
 
-// undoEntry removes an entry and gives its seat back in one write, which
+// giveBack removes an entry and gives its seat back in one write, which
 // matches only while the entry is there, so the seat is given back once
 // however many nodes settle the same entry.
-func (s *Store) undoEntry(ctx context.Context, pool *poolDoc, e journalEntry) error {
+func (s *Store) giveBack(ctx context.Context, pool *poolDoc, e journalEntry) error {
 	counter := "assigned"
 	if e.Over {
 		counter = "overage"
@@ -429,39 +506,30 @@ func (s *Store) undoEntry(ctx context.Context, pool *poolDoc, e journalEntry) er
 	return mapErr(err, collPools)
 }
 
-// settleOwn settles the entry an operation wrote itself after its next
-// step found the assignment changed: the outcome is decided by the
-// assignment's state now, without waiting for the grace period.
-func (s *Store) settleOwn(ctx context.Context, pool *poolDoc, a, tok string) error {
-	p, err := findOne[poolDoc](ctx, s.c.pools, idFilter(pool.TenantID, pool.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if e := p.entry(a); e != nil && e.Tok == tok {
-		_, err = s.settle(ctx, p, *e, true)
-	}
-	return err
+// dropTombstone deletes the tombstone a step with token tok left.
+func (s *Store) dropTombstone(ctx context.Context, id, tok string) error {
+	_, err := s.c.assignments.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}})
+	return mapErr(err, collAssignments)
 }
 
 // settle finishes or undoes the step an entry records, judging by the
 // assignments it names. An entry whose step may still be running on
-// another node (the assignment is mid-step) is left alone unless stale is
-// set; settle then reports false.
+// another node (its assignment is mid-step) is left alone unless it is
+// older than the grace period (or stale is set); settle then reports
+// false.
 func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale bool) (bool, error) {
 	stale = stale || e.At.Before(now().Add(-s.grace))
 	a, err := findOne[assignmentDoc](ctx, s.c.assignments, idFilter(pool.TenantID, e.A))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
+	mine := a != nil && a.Claim == e.Tok
 	switch e.Op {
 	case opTake:
 		switch {
-		case a != nil && a.Claim == e.Tok && a.State == store.AssignActive:
+		case mine && a.State == store.AssignActive:
 			return true, s.dropEntry(ctx, pool, e.A, e.Tok)
-		case a != nil && a.Claim == e.Tok && a.State == store.AssignPending:
+		case mine && a.State == store.AssignPending:
 			if !stale {
 				return false, nil
 			}
@@ -478,43 +546,66 @@ func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale
 			}
 			return true, s.dropEntry(ctx, pool, e.A, e.Tok)
 		}
-		// The claim never became an active seat: give the seat back.
-		return true, s.undoEntry(ctx, pool, e)
+		// The count never became this claim's active seat (the
+		// assignment went, or another step took it over): give it back.
+		return true, s.giveBack(ctx, pool, e)
 	case opReturn:
 		switch {
-		case a == nil || (a.Claim == e.Tok && a.State != store.AssignActive):
-			return true, s.undoEntry(ctx, pool, e)
-		case a.State == store.AssignActive:
-			if !stale {
-				return false, nil
+		case mine && a.State != store.AssignActive:
+			// Taken away; the counter still counts it.
+			if err := s.giveBack(ctx, pool, e); err != nil {
+				return false, err
 			}
-			return true, s.dropEntry(ctx, pool, e.A, e.Tok) // the return never happened
+			return true, s.dropTombstone(ctx, a.ID, e.Tok)
+		case a != nil && a.State == store.AssignActive && !stale:
+			return false, nil
 		}
+		// Still active (the return never happened), or the assignment was
+		// changed by another step before this one wrote to it.
 		return true, s.dropEntry(ctx, pool, e.A, e.Tok)
 	case opMove:
-		to, err := s.assignment(ctx, pool.TenantID, pool.ID, e.To)
+		to, err := findOne[assignmentDoc](ctx, s.c.assignments, seatFilter(pool.TenantID, pool.ID, e.To))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return false, err
 		}
 		switch {
 		case to != nil && to.Claim == e.Tok && to.State == store.AssignActive:
-			return true, s.dropEntry(ctx, pool, e.A, e.Tok) // moved
-		case a != nil && a.State == store.AssignActive:
+			// Moved.
+			if err := s.dropEntry(ctx, pool, e.A, e.Tok); err != nil {
+				return false, err
+			}
+			return true, s.dropTombstone(ctx, e.A, e.Tok)
+		case mine && a.State == stateReleased:
+			// The giver let go and the receiver never got it: the move did
+			// not happen, so the giver keeps the seat.
 			if !stale {
 				return false, nil
 			}
-			return true, s.dropEntry(ctx, pool, e.A, e.Tok) // never moved
+			if err := s.restoreGiver(ctx, a, e.Tok); err != nil {
+				return false, err
+			}
+			return true, s.dropEntry(ctx, pool, e.A, e.Tok)
+		case a != nil && a.State == store.AssignActive && !stale:
+			return false, nil
 		}
-		// The giver's seat is gone and the receiver never got it.
-		return true, s.undoEntry(ctx, pool, e)
+		return true, s.dropEntry(ctx, pool, e.A, e.Tok) // never moved
 	}
 	return false, fmt.Errorf("mongo: pool %s: unknown journal entry %q", pool.ID, e.Op)
 }
 
-// noteReturn writes the journal entry that must precede taking a seat away
-// from the active assignment d. It returns the pool (nil when the pool is
-// gone, so there is no counter to keep).
-func (s *Store) noteReturn(ctx context.Context, d *assignmentDoc, e journalEntry) (*poolDoc, error) {
+// restoreGiver makes the giver of an unfinished move active again.
+func (s *Store) restoreGiver(ctx context.Context, a *assignmentDoc, tok string) error {
+	_, err := s.c.assignments.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: a.ID}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "updatedAt", Value: now()}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
+	return mapErr(err, collAssignments)
+}
+
+// note writes the journal entry that must precede taking the seat of the
+// active assignment d away. It returns the pool, or nil when the pool is
+// gone (no counter to keep).
+func (s *Store) note(ctx context.Context, d *assignmentDoc, e journalEntry) (*poolDoc, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		res, err := s.c.pools.UpdateOne(ctx,
 			append(idFilter(d.TenantID, d.PoolID), bson.E{Key: "journal.a", Value: bson.D{{Key: "$ne", Value: d.ID}}}),
@@ -545,88 +636,91 @@ func (s *Store) noteReturn(ctx context.Context, d *assignmentDoc, e journalEntry
 }
 
 // deactivate takes d's seat away: it deletes d (state "") or moves it to
-// state with reason. A seat held by an active d is returned to the pool
-// through the journal; other states have no seat and change directly. A
+// state with reason. The seat of an active d goes back to the pool
+// through the journal; other states hold no seat and change directly. A
 // change of d since it was read is errRetry.
 func (s *Store) deactivate(ctx context.Context, d *assignmentDoc, state, reason string) error {
 	at := now()
-	tok := newToken()
 	match := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}, {Key: "state", Value: d.State}}
-	apply := func() (bool, error) {
+	set := func(state, tok string) bson.D {
+		fields := bson.D{{Key: "state", Value: state}, {Key: "reason", Value: reason}, {Key: "over", Value: false}, {Key: "updatedAt", Value: at}}
+		if tok != "" {
+			fields = append(fields, bson.E{Key: "claim", Value: tok})
+		}
+		return bson.D{{Key: "$set", Value: fields}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}
+	}
+	if d.State != store.AssignActive {
+		if err := s.settleFor(ctx, d); err != nil {
+			return err
+		}
+		var n int64
 		if state == "" {
 			res, err := s.c.assignments.DeleteOne(ctx, match)
 			if err != nil {
-				return false, mapErr(err, collAssignments)
+				return mapErr(err, collAssignments)
 			}
-			return res.DeletedCount == 1, nil
+			n = res.DeletedCount
+		} else {
+			res, err := s.c.assignments.UpdateOne(ctx, match, set(state, ""))
+			if err != nil {
+				return mapErr(err, collAssignments)
+			}
+			n = res.MatchedCount
 		}
-		res, err := s.c.assignments.UpdateOne(ctx, match, bson.D{
-			{Key: "$set", Value: bson.D{{Key: "state", Value: state}, {Key: "reason", Value: reason}, {Key: "over", Value: false},
-				{Key: "claim", Value: tok}, {Key: "updatedAt", Value: at}}},
-			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
-		})
-		if err != nil {
-			return false, mapErr(err, collAssignments)
+		if n == 0 {
+			return errRetry
 		}
-		return res.MatchedCount == 1, nil
+		return nil
 	}
-	if d.State != store.AssignActive {
-		ok, err := apply()
-		if err == nil && !ok {
-			err = errRetry
-		}
-		return err
-	}
+	tok := newToken()
 	e := journalEntry{A: d.ID, Tok: tok, Op: opReturn, Over: d.Over, At: at}
-	pool, err := s.noteReturn(ctx, d, e)
+	pool, err := s.note(ctx, d, e)
 	if err != nil {
 		return err
 	}
 	if err := s.step("return.noted"); err != nil {
 		return err
 	}
-	ok, err := apply()
+	target := state
+	if target == "" {
+		target = stateReleased
+	}
+	res, err := s.c.assignments.UpdateOne(ctx, match, set(target, tok))
 	if err != nil {
-		return err
+		return mapErr(err, collAssignments)
 	}
-	if pool == nil {
-		if !ok {
-			return errRetry
-		}
-		return nil
-	}
-	if !ok {
-		if err := s.settleOwn(ctx, pool, d.ID, tok); err != nil {
-			return err
+	if res.MatchedCount == 0 {
+		// d changed since it was read: this return did not happen.
+		if pool != nil {
+			if err := s.dropEntry(ctx, pool, d.ID, tok); err != nil {
+				return err
+			}
 		}
 		return errRetry
 	}
 	if err := s.step("return.applied"); err != nil {
 		return err
 	}
-	return s.undoEntry(ctx, pool, e)
+	if pool != nil {
+		if err := s.giveBack(ctx, pool, e); err != nil {
+			return err
+		}
+	}
+	if state == "" {
+		return s.dropTombstone(ctx, d.ID, tok)
+	}
+	return nil
 }
 
 // deleteAssignment deletes d, returning its seat and unbinding its devices.
 func (s *Store) deleteAssignment(ctx context.Context, d *assignmentDoc) error {
+	if d.State == stateReleased {
+		return s.clearTombstone(ctx, d)
+	}
 	if err := s.deactivate(ctx, d, "", ""); err != nil {
 		return err
 	}
 	return s.unbindDevicesOf(ctx, d.TenantID, []string{d.ID})
-}
-
-// retryIntent runs fn until it does not ask for a retry.
-func retryIntent(ctx context.Context, fn func() error) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err := fn()
-		if !errors.Is(err, errRetry) {
-			return err
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("%w: assignment kept changing", store.ErrPrecondition)
 }
 
 // ReleaseSource removes source from the user's assignment in the pool and
@@ -682,9 +776,9 @@ func (s *Store) Suspend(ctx context.Context, tenantID, poolID, userID, reason st
 // in the pool. The seat keeps its Over flag; to's assignment gets
 // SourceDirect (an admin moved it by hand) in addition to any sources a
 // waiting or suspended assignment of to had. from's assignment is deleted
-// and its devices unbound. The seat stays counted throughout, and the
-// journal entry lets a crash between the steps be settled: moved, not
-// moved, or (giver gone, receiver not yet active) returned to the pool.
+// and its devices unbound. The seat stays counted throughout; a crash
+// between the steps is settled as moved or as not moved, never as two
+// seats or none.
 func (s *Store) MoveSeat(ctx context.Context, tenantID, poolID, fromUserID, toUserID string) (*store.Assignment, error) {
 	if fromUserID == toUserID {
 		return nil, &store.ErrInvalid{Field: "to", Reason: "seat already belongs to that user"}
@@ -718,6 +812,10 @@ func (s *Store) MoveSeat(ctx context.Context, tenantID, poolID, fromUserID, toUs
 			return err
 		case to.State == store.AssignActive:
 			return &store.ErrInvalid{Field: "to", Reason: "user already holds a seat in the pool"}
+		default:
+			if err := s.settleFor(ctx, to); err != nil {
+				return err
+			}
 		}
 		out, err = s.move(ctx, from, to, toUserID)
 		return err
@@ -732,7 +830,7 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 	at := now()
 	tok := newToken()
 	e := journalEntry{A: from.ID, Tok: tok, Op: opMove, Over: from.Over, To: toUserID, At: at}
-	pool, err := s.noteReturn(ctx, from, e)
+	pool, err := s.note(ctx, from, e)
 	if err != nil {
 		return nil, err
 	}
@@ -742,18 +840,18 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 	if err := s.step("move.noted"); err != nil {
 		return nil, err
 	}
-	res, err := s.c.assignments.DeleteOne(ctx, bson.D{{Key: "_id", Value: from.ID}, {Key: "version", Value: from.Version}, {Key: "state", Value: store.AssignActive}})
+	res, err := s.c.assignments.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: from.ID}, {Key: "version", Value: from.Version}, {Key: "state", Value: store.AssignActive}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}, {Key: "updatedAt", Value: at}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
 	if err != nil {
 		return nil, mapErr(err, collAssignments)
 	}
-	if res.DeletedCount == 0 {
-		if err := s.settleOwn(ctx, pool, from.ID, tok); err != nil {
+	if res.MatchedCount == 0 {
+		if err := s.dropEntry(ctx, pool, from.ID, tok); err != nil {
 			return nil, err
 		}
 		return nil, errRetry
-	}
-	if err := s.unbindDevicesOf(ctx, from.TenantID, []string{from.ID}); err != nil {
-		return nil, err
 	}
 	if err := s.step("move.released"); err != nil {
 		return nil, err
@@ -764,6 +862,9 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 			Sources: []string{store.SourceDirect}, Over: from.Over, Slots: []slot{}, Claim: tok, Version: 1, CreatedAt: at, UpdatedAt: at}
 		_, err = s.c.assignments.InsertOne(ctx, got)
 		err = mapErr(err, collAssignments)
+		if c, ok := store.IsConflict(err); ok && c.Attr == "userId" {
+			err = errRetry // the receiver got an assignment meanwhile
+		}
 	} else {
 		err = s.c.assignments.FindOneAndUpdate(ctx,
 			bson.D{{Key: "_id", Value: to.ID}, {Key: "version", Value: to.Version}, {Key: "state", Value: to.State}},
@@ -778,30 +879,31 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 		}
 	}
 	if err != nil {
-		// The receiver changed under us: put the giver's seat back as it
-		// was, so the move looks as if it never started.
-		back := *from
-		back.Version++
-		back.Slots = []slot{}
-		back.UpdatedAt = at
-		if _, ierr := s.c.assignments.InsertOne(ctx, back); ierr == nil {
-			_ = s.dropEntry(ctx, pool, from.ID, tok)
-		} else if serr := s.settleOwn(ctx, pool, from.ID, tok); serr != nil {
-			return nil, serr
+		// The receiver changed under us: the giver keeps the seat.
+		if rerr := s.restoreGiver(ctx, from, tok); rerr != nil {
+			return nil, rerr
 		}
-		if _, ok := store.IsConflict(err); ok || errors.Is(err, errRetry) {
-			return nil, errRetry
+		if derr := s.dropEntry(ctx, pool, from.ID, tok); derr != nil {
+			return nil, derr
 		}
 		return nil, err
 	}
 	if err := s.step("move.received"); err != nil {
 		return nil, err
 	}
-	return &got, s.dropEntry(ctx, pool, from.ID, tok)
+	if err := s.dropEntry(ctx, pool, from.ID, tok); err != nil {
+		return nil, err
+	}
+	if err := s.dropTombstone(ctx, from.ID, tok); err != nil {
+		return nil, err
+	}
+	return &got, s.unbindDevicesOf(ctx, from.TenantID, []string{from.ID})
 }
 
 // GetAssignment reads the user's assignment in the pool.
 func (s *Store) GetAssignment(ctx context.Context, tenantID, poolID, userID string) (*store.Assignment, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
 	d, err := s.assignment(ctx, tenantID, poolID, userID)
 	if err != nil {
 		return nil, err
@@ -813,18 +915,25 @@ func (s *Store) GetAssignment(ctx context.Context, tenantID, poolID, userID stri
 // list of a pool (State waiting) first-come, first-served.
 func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.AssignmentQuery) ([]*store.Assignment, error) {
 	filter := bson.D{{Key: "tenantId", Value: tenantID}}
-	for _, f := range []struct{ k, v string }{{"poolId", q.PoolID}, {"userId", q.UserID}, {"state", q.State}} {
+	for _, f := range []struct{ k, v string }{{"poolId", q.PoolID}, {"userId", q.UserID}} {
 		if f.v != "" {
 			filter = append(filter, bson.E{Key: f.k, Value: f.v})
 		}
+	}
+	if q.State != "" {
+		filter = append(filter, bson.E{Key: "state", Value: q.State})
+	} else {
+		filter = append(filter, notReleased)
 	}
 	ds, err := findAll[assignmentDoc](ctx, s.c.assignments, filter, options.Find().SetSort(sortBy("createdAt", 1, "_id", 1)))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*store.Assignment, len(ds))
+	out := make([]*store.Assignment, 0, len(ds))
 	for i := range ds {
-		out[i] = ds[i].record()
+		if ds[i].State != stateReleased {
+			out = append(out, ds[i].record())
+		}
 	}
 	return out, nil
 }
@@ -832,8 +941,8 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.As
 // finishPending completes a claim whose claimer died (or stalled beyond
 // the grace period). An entry it left is settled first; if the assignment
 // is still pending, it gets a fresh token, so the stalled claimer's later
-// steps see it is no longer theirs and give their count back, and then
-// the seat step runs again: the assignment ends active, over or waiting.
+// steps see it is no longer theirs and give their count back, and the
+// seat step runs again: the assignment ends active, over or waiting.
 func (s *Store) finishPending(ctx context.Context, pool *poolDoc, d *assignmentDoc) (*assignmentDoc, error) {
 	p, err := s.pool(ctx, pool.TenantID, pool.ID)
 	if err != nil {
@@ -862,12 +971,12 @@ func (s *Store) finishPending(ctx context.Context, pool *poolDoc, d *assignmentD
 
 // Recount makes the pool's counters agree with its assignments: it settles
 // journal entries left by dead nodes, finishes their pending claims (a seat
-// if one is free, overage under allow-over, else waiting), moves seats
-// beyond Total to waiting (or overage under allow-over), and sets Assigned
-// and Overage from the active assignments. It returns how far the counters
-// were off plus how many assignments it changed; 0 means the pool was
-// consistent. Steps of live operations on other nodes are waited for,
-// never undone.
+// if one is free, overage under allow-over, else waiting), clears their
+// tombstones, moves seats beyond Total to waiting (or overage under
+// allow-over), and sets Assigned and Overage from the active assignments.
+// It returns how far the counters were off plus how many assignments it
+// changed; 0 means the pool was consistent. Steps of live operations on
+// other nodes are waited for, never undone.
 func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
@@ -885,18 +994,26 @@ func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, erro
 			}
 			busy = busy || !ok
 		}
-		pending, err := findAll[assignmentDoc](ctx, s.c.assignments, append(poolFilter(tenantID, poolID),
-			bson.E{Key: "state", Value: store.AssignPending}, bson.E{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: now().Add(-s.grace)}}}))
+		left, err := findAll[assignmentDoc](ctx, s.c.assignments, append(poolFilter(tenantID, poolID),
+			bson.E{Key: "state", Value: bson.D{{Key: "$in", Value: bson.A{store.AssignPending, stateReleased}}}},
+			bson.E{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: now().Add(-s.grace)}}}))
 		if err != nil {
 			return fixed, err
 		}
-		for i := range pending {
-			if _, err := s.finishPending(ctx, p, &pending[i]); err != nil && !errors.Is(err, errRetry) {
+		for i := range left {
+			d := &left[i]
+			if d.State == stateReleased {
+				if err := s.clearTombstone(ctx, d); err != nil {
+					return fixed, err
+				}
+				continue
+			}
+			if _, err := s.finishPending(ctx, p, d); err != nil && !errors.Is(err, errRetry) {
 				return fixed, err
 			}
 			fixed++
 		}
-		if busy || len(pending) > 0 {
+		if busy || len(left) > 0 || len(p.Journal) > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return fixed, err
 			}
@@ -915,12 +1032,10 @@ func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, erro
 }
 
 // recountOnce counts the active assignments and sets the counters if the
-// pool did not move meanwhile (done). Seats beyond Total are taken back
-// first (newest first), which only a manual change of the data can cause.
+// pool did not move since p was read (done). Seats beyond Total, which
+// only a manual change of the data can cause, are taken back first,
+// newest first.
 func (s *Store) recountOnce(ctx context.Context, p *poolDoc) (fixed int, done bool, err error) {
-	if len(p.Journal) > 0 {
-		return 0, false, nil
-	}
 	active, err := findAll[assignmentDoc](ctx, s.c.assignments, append(poolFilter(p.TenantID, p.ID),
 		bson.E{Key: "state", Value: store.AssignActive}), options.Find().SetSort(sortBy("createdAt", 1, "_id", 1)))
 	if err != nil {
@@ -945,15 +1060,12 @@ func (s *Store) recountOnce(ctx context.Context, p *poolDoc) (fixed int, done bo
 				return fixed, false, err
 			}
 			fixed++
-			if p.Policy == store.PolicyAllowOver {
-				w, err := findOne[assignmentDoc](ctx, s.c.assignments, idFilter(a.TenantID, a.ID))
-				if err == nil && w.State == store.AssignWaiting {
-					tok := newToken()
-					if pd, err := s.casAssignment(ctx, w, bson.D{{Key: "state", Value: store.AssignPending}, {Key: "claim", Value: tok}}, now()); err == nil {
-						if _, err := s.takeSeat(ctx, p, pd, tok, now()); err != nil && !errors.Is(err, store.ErrNoSeats) && !errors.Is(err, errRetry) {
-							return fixed, false, err
-						}
-					}
+		}
+		if p.Policy == store.PolicyAllowOver {
+			for _, a := range excess {
+				w := &store.Assignment{TenantID: a.TenantID, PoolID: a.PoolID, UserID: a.UserID, Sources: a.Sources}
+				if err := s.ClaimSeat(ctx, w, now()); err != nil && !errors.Is(err, store.ErrNoSeats) {
+					return fixed, false, err
 				}
 			}
 		}
