@@ -417,7 +417,7 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 		if err != nil {
 			return nil, false, err
 		}
-		before, after := update(u, in, hash)
+		before, after := merge(u, in, hash)
 		if len(after) == 0 {
 			return u, false, nil // the same file again: nothing to write
 		}
@@ -497,11 +497,11 @@ func formatted(in *rowInput) string {
 	return in.first + " " + in.last
 }
 
-// update applies a row to an existing user: a non-empty cell replaces the
+// merge applies a row to an existing user: a non-empty cell replaces the
 // value, an empty one keeps it (a file with fewer columns or gaps never
 // wipes data). It returns the changed fields before and after, for the
 // audit log; none changed means nothing to write.
-func update(u *store.User, in *rowInput, hash string) (before, after map[string]any) {
+func merge(u *store.User, in *rowInput, hash string) (before, after map[string]any) {
 	before, after = map[string]any{}, map[string]any{}
 	set := func(field string, cur *string, v string) {
 		if v != "" && *cur != v {

@@ -106,8 +106,8 @@ var byAlias = func() map[string]*column {
 	for i := range columns {
 		c := &columns[i]
 		for _, a := range append([]string{squash(c.name)}, c.aliases...) {
-			if _, dup := m[a]; dup {
-				panic("importer: alias " + a + " used twice")
+			if other, dup := m[a]; dup && other != c {
+				panic("importer: alias " + a + " used by two columns")
 			}
 			m[a] = c
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -180,7 +181,7 @@ func openSource(r io.Reader, name string, lim Limits) (source, string, error) {
 		src, err := openXLSX(br, name, lim)
 		return src, FormatXLSX, err
 	case bytes.HasPrefix(head, oleMagic):
-		return nil, "", oleError(br)
+		return nil, "", oleError(br, lim.MaxFileSize)
 	case ext == ".xlsx" || ext == ".xlsm":
 		return nil, "", fileErrorf("%s is not a valid Excel workbook (.xlsx files are zip archives and this one is not); it may be damaged or renamed from another format. Save it again from Excel as \"Excel Workbook (.xlsx)\"", baseName(name))
 	case ext == ".xls":
@@ -200,19 +201,20 @@ func baseName(name string) string {
 }
 
 // oleError tells an encrypted workbook from a legacy .xls; both are
-// refused, because neither can be read without help from the person.
-func oleError(br *bufio.Reader) error {
-	// The directory of a compound file is small and near the start in
-	// practice; a bounded look is enough to find the stream name.
-	buf := make([]byte, 0, 1<<20)
-	chunk := make([]byte, 32<<10)
-	for len(buf) < cap(buf) {
-		n, err := br.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		if err != nil {
-			break
+// refused, because neither can be read without help from the person. The
+// compound file's header says where its directory is; the directory names
+// an "EncryptionInfo" stream only in an encrypted workbook.
+func oleError(br *bufio.Reader, limit int64) error {
+	head, _ := br.Peek(512)
+	need := int64(1 << 20)
+	if len(head) >= 0x34 {
+		shift := uint(binary.LittleEndian.Uint16(head[0x1e:]))
+		dir := int64(binary.LittleEndian.Uint32(head[0x30:]))
+		if shift >= 7 && shift <= 16 && dir < 1<<31 {
+			need = max(need, (dir+1+16)<<shift)
 		}
 	}
+	buf, _ := io.ReadAll(io.LimitReader(br, min(need, limit)))
 	if bytes.Contains(buf, encryptionInfo) {
 		return fileErrorf("the workbook is protected with a password, so it cannot be read. In Excel open it, choose File > Info > Protect Workbook > Encrypt with Password, clear the password, save, and upload it again")
 	}
