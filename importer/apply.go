@@ -393,6 +393,7 @@ func rowError(err error) (string, bool) {
 func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.ImportRow, in *rowInput) (*store.User, bool, error) {
 	hash := row.Cells[keyPasswordHash]
 	create := row.Cells[keyUserID] == ""
+	resumed := false // the login was free when checked but is taken now
 	reason := fmt.Sprintf("%s, row %s", j.FileName, row.Cells[keyLine])
 	for range 8 {
 		if create {
@@ -406,7 +407,7 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 			if c, ok := store.IsConflict(err); !ok || c.Attr != "userName" {
 				return nil, false, err
 			}
-			create = false
+			create, resumed = false, true
 			continue
 		}
 		u, err := r.Store.GetUserByUserName(ctx, j.TenantID, in.username)
@@ -416,6 +417,11 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 		}
 		if err != nil {
 			return nil, false, err
+		}
+		if resumed {
+			if err := r.recordLostCreate(ctx, j, u, in, reason); err != nil {
+				return nil, false, err
+			}
 		}
 		before, after := merge(u, in, hash)
 		if len(after) == 0 {
@@ -433,6 +439,25 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 		return u, false, nil
 	}
 	return nil, false, store.ErrPrecondition
+}
+
+// recordLostCreate writes the audit event of a user this job created
+// before it stopped, if the stop came between creating the user and
+// recording it: a user created after the job was submitted that no door
+// recorded a creation for can only be this job's.
+func (r *Runner) recordLostCreate(ctx context.Context, j *store.ImportJob, u *store.User, in *rowInput, reason string) error {
+	if u.CreatedAt.Before(j.CreatedAt) {
+		return nil
+	}
+	evs, err := r.Store.ListAudit(ctx, j.TenantID, store.AuditQuery{TargetID: u.ID, Action: "user.create", Limit: 1})
+	if err != nil {
+		return fmt.Errorf("read audit of %s: %w", u.UserName, err)
+	}
+	if len(evs) == 0 {
+		r.audit(ctx, &store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
+			TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason + " (recorded when the job resumed)"})
+	}
+	return nil
 }
 
 // maybeInvite sends an invitation to a user who cannot sign in yet. A

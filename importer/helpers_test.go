@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,9 @@ import (
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/sqlite"
 )
+
+// quiet drops the logs of expected failures (crash tests).
+var quiet = slog.New(slog.DiscardHandler)
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
@@ -142,10 +146,10 @@ func seedEnv(t *testing.T, st *sqlite.Store, wrapped store.Store) *env {
 		e.groups[name] = g
 	}
 	must(t, st.CreateRule(ctx, &store.Rule{TenantID: e.tenant.ID, GroupID: e.groups["Sales"].ID, PoolID: e.pools["pro"].ID}))
-	e.engine = licensing.New(wrapped, licensing.WithClock(clock.Now))
-	e.invited = &inviteLog{st: st, count: map[string]int{}}
+	e.engine = licensing.New(wrapped, licensing.WithClock(clock.Now), licensing.WithLogger(quiet))
+	e.invited = &inviteLog{st: wrapped, count: map[string]int{}}
 	e.runner = &Runner{Store: wrapped, Engine: e.engine, HashPassword: fakeHash, Invite: e.invited.invite,
-		Holder: "node-a", Now: clock.Now, Limits: Limits{BatchSize: 7}}
+		Holder: "node-a", Now: clock.Now, Logger: quiet, Limits: Limits{BatchSize: 7}}
 	return e
 }
 

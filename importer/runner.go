@@ -274,7 +274,7 @@ func (r *Runner) Submit(ctx context.Context, tenantID, fileName string, rd io.Re
 		return nil, fmt.Errorf("save import job: %w", err)
 	}
 	r.audit(ctx, &store.AuditEvent{TenantID: tenantID, Actor: actor, Action: "import.submit", TargetType: "import", TargetID: j.ID,
-		After: mustJSON(submitAudit{FileName: j.FileName, Format: format, Mode: mode, Rows: total, Failed: failed, Warnings: warnings}),
+		After:  mustJSON(submitAudit{FileName: j.FileName, Format: format, Mode: mode, Rows: total, Failed: failed, Warnings: warnings}),
 		Reason: fmt.Sprintf("%s: %d rows, %d with errors", j.FileName, total, failed)})
 	return j, nil
 }
