@@ -161,15 +161,15 @@ func TestCrashResumeSameFinalState(t *testing.T) {
 	}{
 		{"CreateUser", 0, false},
 		{"CreateUser", 11, false},
-		{"AppendAudit", 16, false},        // between creating a user and recording it
-		{"CreateInvitation", 5, false},    // between creating a user and inviting them
-		{"PutImportRows", 2, false},       // a batch applied, not recorded as done
-		{"ClaimSeat", 4, false},           // inside Assign or a group rule
-		{"AddMembers", 3, false},          // users created, not yet in their groups
-		{"UpdateImportJob", 3, false},     // rows recorded, progress not
-		{"CreateUser", 20, true},          // shutdown
-		{"PutImportRows", 4, true},        // shutdown while recording rows
-		{"ReleaseLease", 0, false},        // finished but died releasing
+		{"AppendAudit", 16, false},     // between creating a user and recording it
+		{"CreateInvitation", 5, false}, // between creating a user and inviting them
+		{"PutImportRows", 2, false},    // a batch applied, not recorded as done
+		{"ClaimSeat", 4, false},        // inside Assign or a group rule
+		{"AddMembers", 3, false},       // users created, not yet in their groups
+		{"UpdateImportJob", 3, false},  // rows recorded, progress not
+		{"CreateUser", 20, true},       // shutdown
+		{"PutImportRows", 4, true},     // shutdown while recording rows
+		{"ReleaseLease", 0, false},     // finished but died releasing
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%s after %d", c.method, c.after)
