@@ -15,12 +15,8 @@ import (
 
 // Deps is what the portal needs. Store and PublicURL are required.
 type Deps struct {
+	// Store keeps everything, portal sessions included.
 	Store store.Store
-	// Sessions, SeatRequests and PoolSamples default to Store when it
-	// implements them.
-	Sessions     store.Sessions
-	SeatRequests store.SeatRequests
-	PoolSamples  store.PoolSamples
 	// Engine makes every seat change (default licensing.New(Store)).
 	Engine *licensing.Engine
 
@@ -62,8 +58,6 @@ type Deps struct {
 type server struct {
 	st       store.Store
 	sessions *auth.ServerSessions
-	requests store.SeatRequests
-	samples  store.PoolSamples
 	eng      *licensing.Engine
 	oidc     *auth.OIDC // nil without OIDC
 	oidcErr  error      // why OIDC is configured but unusable
@@ -102,24 +96,8 @@ func New(d Deps) http.Handler {
 	if s.reqlog == nil {
 		s.reqlog = NewRequestLog(0)
 	}
-	sessions := d.Sessions
-	if sessions == nil {
-		sessions, _ = d.Store.(store.Sessions)
-	}
-	if sessions == nil {
-		sessions = unavailableSessions{}
-		s.log.Error("admin portal: the store does not keep sessions; nobody can sign in")
-	}
-	s.requests = d.SeatRequests
-	if s.requests == nil {
-		s.requests, _ = d.Store.(store.SeatRequests)
-	}
-	s.samples = d.PoolSamples
-	if s.samples == nil {
-		s.samples, _ = d.Store.(store.PoolSamples)
-	}
 	secure := strings.HasPrefix(s.public, "https://")
-	s.sessions = auth.NewServerSessions(sessions, auth.SessionOptions{
+	s.sessions = auth.NewServerSessions(d.Store, auth.SessionOptions{
 		Idle: d.SessionIdle, Absolute: d.SessionAbsolute, Secure: secure, Path: s.base, Now: s.now,
 	})
 	if d.OIDC.Configured() {
@@ -417,22 +395,4 @@ func validSection(p string) bool {
 		return true
 	}
 	return false
-}
-
-// unavailableSessions stands in when the store keeps no sessions: every
-// sign-in fails with a logged error rather than the portal not starting.
-type unavailableSessions struct{}
-
-var errNoSessionStore = errors.New("the store does not implement store.Sessions")
-
-func (unavailableSessions) CreateSession(context.Context, *store.Session) error {
-	return errNoSessionStore
-}
-func (unavailableSessions) GetSession(context.Context, string) (*store.Session, error) {
-	return nil, store.ErrNotFound
-}
-func (unavailableSessions) TouchSession(context.Context, string, time.Time) error { return nil }
-func (unavailableSessions) DeleteSession(context.Context, string) error           { return nil }
-func (unavailableSessions) DeleteExpiredSessions(context.Context, time.Time) (int, error) {
-	return 0, nil
 }

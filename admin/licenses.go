@@ -35,7 +35,6 @@ type poolCard struct {
 	ChartText               string
 	Requests                []*store.SeatRequest
 	RequestURL, ResizeURL   string
-	RequestsAvailable       bool
 	UsedPercent, FreeStatus string
 }
 
@@ -56,11 +55,9 @@ func (s *server) licensesPage(c *rc) error {
 	if err != nil {
 		return err
 	}
-	var requests []*store.SeatRequest
-	if s.requests != nil {
-		if requests, err = s.requests.ListSeatRequests(c.ctx(), c.tenant.ID, ""); err != nil {
-			return err
-		}
+	requests, err := s.st.ListSeatRequests(c.ctx(), c.tenant.ID, "")
+	if err != nil {
+		return err
 	}
 	d := &licensesData{ReprocessURL: c.T("reprocess"), GroupsURL: c.T("groups")}
 	now := s.now()
@@ -91,7 +88,7 @@ func (s *server) poolCard(c *rc, k *catalog, p *store.Pool, now time.Time) (pool
 	card := poolCard{ID: p.ID, Product: k.ProductName(p.ProductID), Total: p.Total, Assigned: p.Assigned, Free: max(0, p.Unassigned()),
 		Overage: p.Overage, StartsAt: p.StartsAt, EndsAt: p.EndsAt, Ended: !p.EndsAt.IsZero() && !now.Before(p.EndsAt),
 		NotStarted: !p.StartsAt.IsZero() && now.Before(p.StartsAt), Policy: p.Policy, DevicesPerSeat: p.MaxDevicesPerSeat,
-		AutoAssign: p.AutoAssign, RequestURL: c.T("pools", p.ID, "request"), RequestsAvailable: s.requests != nil}
+		AutoAssign: p.AutoAssign, RequestURL: c.T("pools", p.ID, "request")}
 	if c.operator() {
 		card.ResizeURL = c.T("pools", p.ID, "resize")
 	}
@@ -114,15 +111,14 @@ func (s *server) poolCard(c *rc, k *catalog, p *store.Pool, now time.Time) (pool
 		}
 		card.Waiting = append(card.Waiting, row)
 	}
-	if s.samples != nil {
-		samples, err := s.samples.PoolSamples(c.ctx(), c.tenant.ID, p.ID, now.Add(-chartDays*24*time.Hour))
-		if err != nil {
-			return card, err
-		}
-		samples = append(samples, &store.PoolSample{TenantID: p.TenantID, PoolID: p.ID, At: now, Total: p.Total,
-			Assigned: p.Assigned, Overage: p.Overage, Waiting: len(waiting)})
-		card.Chart, card.ChartText = usageChart(card.Product, samples, now)
+	samples, err := s.st.PoolSamples(c.ctx(), c.tenant.ID, p.ID, now.Add(-chartDays*24*time.Hour))
+	if err != nil {
+		return card, err
 	}
+	// The chart always ends with the pool as it is now.
+	samples = append(samples, &store.PoolSample{TenantID: p.TenantID, PoolID: p.ID, At: now, Total: p.Total,
+		Assigned: p.Assigned, Overage: p.Overage, Waiting: len(waiting)})
+	card.Chart, card.ChartText = usageChart(card.Product, samples, now)
 	return card, nil
 }
 
@@ -146,9 +142,6 @@ func (s *server) seatRequestCreate(c *rc) error {
 		return err
 	}
 	back := c.T("licenses")
-	if s.requests == nil {
-		return c.back(back, &userError{http.StatusNotImplemented, "Not available", "Seat requests are not available with this store yet; contact your Roster operator."}, "")
-	}
 	pool, err := s.st.GetPool(c.ctx(), c.tenant.ID, c.r.PathValue("id"))
 	if err != nil {
 		return err
@@ -168,7 +161,7 @@ func (s *server) seatRequestCreate(c *rc) error {
 	now := store.Timestamp(s.now())
 	r := &store.SeatRequest{TenantID: c.tenant.ID, ID: store.NewID(), PoolID: pool.ID, Seats: n, Note: note,
 		State: store.RequestPending, RequestedBy: who, CreatedAt: now}
-	if err := s.requests.CreateSeatRequest(c.ctx(), r); err != nil {
+	if err := s.st.CreateSeatRequest(c.ctx(), r); err != nil {
 		return err
 	}
 	product := s.poolLabel(c, pool.ID)

@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -414,9 +413,8 @@ func (s *server) opProductUpdate(c *rc) error {
 
 // opRequestsData is the queue of seat requests.
 type opRequestsData struct {
-	Pending   []opRequestRow
-	Decided   []opRequestRow
-	Available bool
+	Pending []opRequestRow
+	Decided []opRequestRow
 }
 
 type opRequestRow struct {
@@ -428,9 +426,9 @@ type opRequestRow struct {
 }
 
 func (s *server) opRequestsPage(c *rc) error {
-	d := &opRequestsData{Available: s.requests != nil}
-	if s.requests != nil {
-		rs, err := s.requests.ListSeatRequests(c.ctx(), "", "")
+	d := &opRequestsData{}
+	{
+		rs, err := s.st.ListSeatRequests(c.ctx(), "", "")
 		if err != nil {
 			return err
 		}
@@ -476,15 +474,12 @@ func (s *server) opRequestDecide(c *rc) error {
 		return err
 	}
 	back := s.base + "/op/requests"
-	if s.requests == nil {
-		return c.back(back, &userError{http.StatusNotImplemented, "Not available", "Seat requests are not available with this store yet."}, "")
-	}
 	t, err := s.st.GetTenant(c.ctx(), c.r.PathValue("tenant"))
 	if err != nil {
 		return err
 	}
 	c.tenant = t
-	r, err := s.requests.GetSeatRequest(c.ctx(), t.ID, c.r.PathValue("id"))
+	r, err := s.st.GetSeatRequest(c.ctx(), t.ID, c.r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -496,7 +491,7 @@ func (s *server) opRequestDecide(c *rc) error {
 	if approve {
 		r.State = store.RequestApproved
 	}
-	if err := s.requests.UpdateSeatRequest(c.ctx(), r); err != nil {
+	if err := s.st.UpdateSeatRequest(c.ctx(), r); err != nil {
 		if errors.Is(err, store.ErrPrecondition) {
 			return c.back(back, invalid("Another operator decided this request meanwhile."), "")
 		}
@@ -512,7 +507,7 @@ func (s *server) opRequestDecide(c *rc) error {
 		if err != nil {
 			// Give the decision back so it can be retried.
 			r.State, r.DecidedBy, r.DecidedAt = store.RequestPending, "", time.Time{}
-			if uerr := s.requests.UpdateSeatRequest(c.ctx(), r); uerr != nil {
+			if uerr := s.st.UpdateSeatRequest(c.ctx(), r); uerr != nil {
 				s.log.ErrorContext(c.ctx(), "admin: reopen seat request", "err", uerr)
 			}
 			return c.back(back, err, "")

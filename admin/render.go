@@ -202,6 +202,9 @@ type flash struct {
 const flashCookie = "roster_flash"
 
 func (s *server) setFlash(w http.ResponseWriter, kind, text string) {
+	if len(text) > 480 {
+		text = text[:477] + "…"
+	}
 	v := base64.RawURLEncoding.EncodeToString([]byte(kind + "\x00" + text))
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v, Path: s.base, MaxAge: 60,
 		HttpOnly: true, Secure: s.sessions.Options().Secure, SameSite: http.SameSiteLaxMode})
@@ -216,7 +219,11 @@ func (s *server) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: s.base, MaxAge: -1,
 		HttpOnly: true, Secure: s.sessions.Options().Secure, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	return decodeFlash(ck.Value)
+}
+
+func decodeFlash(v string) *flash {
+	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
 		return nil
 	}
@@ -237,10 +244,8 @@ func (c *rc) page(title, section string, data any) *page {
 			sortTenants(ts)
 			p.Tenants = ts
 		}
-		if s.requests != nil {
-			if rs, err := s.requests.ListSeatRequests(c.ctx(), "", store.RequestPending); err == nil {
-				p.Pending = len(rs)
-			}
+		if rs, err := s.st.ListSeatRequests(c.ctx(), "", store.RequestPending); err == nil {
+			p.Pending = len(rs)
 		}
 	}
 	return p

@@ -12,8 +12,7 @@ import (
 // page's chart. Like the reconciler it takes a work lease first, so with
 // many nodes one of them samples each round.
 type Sampler struct {
-	Store   store.Store
-	Samples store.PoolSamples
+	Store store.Store
 	// Holder is this node's name in the lease.
 	Holder string
 	// Interval between samples (default DefaultSampleInterval).
@@ -88,7 +87,7 @@ func (s *Sampler) Once(ctx context.Context) (int, error) {
 			}
 			sm := &store.PoolSample{TenantID: t.ID, PoolID: p.ID, At: store.Timestamp(now()), Total: p.Total,
 				Assigned: p.Assigned, Overage: p.Overage, Waiting: len(waiting)}
-			if err := s.Samples.AddPoolSample(ctx, sm); err != nil {
+			if err := s.Store.AddPoolSample(ctx, sm); err != nil {
 				return n, err
 			}
 			n++
