@@ -130,7 +130,9 @@ func (e *env) session(role, tenantID, email string) *http.Cookie {
 	return &http.Cookie{Name: auth.PortalCookie, Value: secret}
 }
 
-func (e *env) operator() *http.Cookie { return e.session(store.RoleOperator, "", "op@roster.example.com") }
+func (e *env) operator() *http.Cookie {
+	return e.session(store.RoleOperator, "", "op@roster.example.com")
+}
 
 // do serves one request; form != nil makes it a POST.
 func (e *env) do(c *http.Cookie, method, path string, form url.Values) *httptest.ResponseRecorder {

@@ -593,4 +593,3 @@ func TestBootstrapSignIn(t *testing.T) {
 	wantStatus(t, e.post(nil, "/admin/bootstrap", url.Values{"token": {secret}}), http.StatusGone, "second use")
 	wantStatus(t, e.get(nil, "/admin/bootstrap?token="+url.QueryEscape(secret)), http.StatusGone, "second view")
 }
-
