@@ -33,7 +33,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		e.At = now()
 	}
 	e.At = store.Timestamp(e.At)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.ID, e.At.UnixMilli(), e.Actor, e.Action, e.TargetType, e.TargetID, e.Before, e.After, e.Reason)
 	return constraint(err, map[string]string{"audit.id": "id"}, nil)
 }
@@ -70,7 +70,7 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, q store.AuditQue
 		limit = defaultAuditLimit
 	}
 	var out []*store.AuditEvent
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *rtx) error {
 		if q.Before != "" {
 			var at int64
 			err := tx.QueryRowContext(ctx, `SELECT at FROM audit WHERE tenant_id = ? AND id = ?`, tenantID, q.Before).Scan(&at)

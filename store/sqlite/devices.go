@@ -24,7 +24,7 @@ func scanDevice(sc scanner) (*store.Device, error) {
 
 // activeDevices counts the devices using a slot of the assignment's seat,
 // leaving out the device with id except (being rebound).
-func activeDevices(ctx context.Context, tx *sql.Tx, tenantID, assignmentID, except string) (int, error) {
+func activeDevices(ctx context.Context, tx *wtx, tenantID, assignmentID, except string) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM devices WHERE tenant_id = ? AND assignment_id = ? AND state = 'active' AND id <> ?`,
 		tenantID, assignmentID, except).Scan(&n)
@@ -51,7 +51,7 @@ func (s *Store) BindDevice(ctx context.Context, d *store.Device, maxPerSeat int)
 	}
 	seen = store.Timestamp(seen)
 	var out *store.Device
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var userID, state, productID string
 		err := tx.QueryRowContext(ctx, `SELECT a.user_id, a.state, p.product_id FROM assignments a
 			JOIN pools p ON p.tenant_id = a.tenant_id AND p.id = a.pool_id
@@ -129,20 +129,20 @@ func (s *Store) BindDevice(ctx context.Context, d *store.Device, maxPerSeat int)
 
 // GetDevice reads a device.
 func (s *Store) GetDevice(ctx context.Context, tenantID, id string) (*store.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	d, err := scanDevice(s.rd.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return d, notFound(err)
 }
 
 // GetDeviceByCode reads the device with a code of a product.
 func (s *Store) GetDeviceByCode(ctx context.Context, tenantID, productID, code string) (*store.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND product_id = ? AND device_code = ?`,
+	d, err := scanDevice(s.rd.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND product_id = ? AND device_code = ?`,
 		tenantID, productID, code))
 	return d, notFound(err)
 }
 
 // UnbindDevice deletes the device, freeing its slot.
 func (s *Store) UnbindDevice(ctx context.Context, tenantID, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM devices WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	res, err := s.wr.ExecContext(ctx, `DELETE FROM devices WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (s *Store) SetDeviceState(ctx context.Context, tenantID, id, state string) 
 	if state != store.DeviceActive && state != store.DeviceBlocked {
 		return &store.ErrInvalid{Field: "state", Reason: "must be active or blocked"}
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`, tenantID, id))
 		if err != nil {
 			return notFound(err)
@@ -194,7 +194,7 @@ func (s *Store) SetDeviceState(ctx context.Context, tenantID, id, state string) 
 // oldest first.
 func (s *Store) ListDevices(ctx context.Context, tenantID string, userID string) ([]*store.Device, error) {
 	if userID == "" {
-		return list(ctx, s.r, scanDevice, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? ORDER BY created, id`, tenantID)
+		return list(ctx, s.rd, scanDevice, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? ORDER BY created, id`, tenantID)
 	}
-	return list(ctx, s.r, scanDevice, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND user_id = ? ORDER BY created, id`, tenantID, userID)
+	return list(ctx, s.rd, scanDevice, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND user_id = ? ORDER BY created, id`, tenantID, userID)
 }

@@ -29,7 +29,7 @@ func scanGroup(sc scanner) (*store.Group, error) {
 		return nil, err
 	}
 	g := new(store.Group)
-	if err := json.Unmarshal(doc, g); err != nil {
+	if err := json.Unmarshal(doc, (*groupDoc)(g)); err != nil {
 		return nil, err
 	}
 	g.TenantID, g.ID, g.Version = tenantID, id, version
@@ -57,11 +57,11 @@ func (s *Store) CreateGroup(ctx context.Context, g *store.Group) error {
 	}
 	t := now()
 	g.Version, g.CreatedAt, g.UpdatedAt = 1, t, t
-	doc, err := json.Marshal(g)
+	doc, err := json.Marshal((*groupDoc)(g))
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO groups (tenant_id, id, display_name, display_name_norm, external_id, version, created, updated, doc)
+	_, err = s.wr.ExecContext(ctx, `INSERT INTO groups (tenant_id, id, display_name, display_name_norm, external_id, version, created, updated, doc)
 		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 		g.TenantID, g.ID, g.DisplayName, store.NormDisplayName(g.DisplayName), g.ExternalID, t.UnixMilli(), t.UnixMilli(), doc)
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *store.Group) error {
 
 // GetGroup reads one group (without members).
 func (s *Store) GetGroup(ctx context.Context, tenantID, id string) (*store.Group, error) {
-	g, err := scanGroup(s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	g, err := scanGroup(s.rd.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return g, notFound(err)
 }
 
@@ -84,14 +84,12 @@ func (s *Store) UpdateGroup(ctx context.Context, g *store.Group) error {
 		return err
 	}
 	t := now()
-	ng := *g
-	ng.Version, ng.UpdatedAt = g.Version+1, t
-	doc, err := json.Marshal(&ng)
+	doc, err := json.Marshal((*groupDoc)(g))
 	if err != nil {
 		return err
 	}
 	var created int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE groups SET display_name = ?, display_name_norm = ?, external_id = ?,
 				version = version + 1, updated = ?, doc = ?
 			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
@@ -105,7 +103,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *store.Group) error {
 	if err != nil {
 		return err
 	}
-	g.Version, g.UpdatedAt, g.CreatedAt = ng.Version, t, msTime(created)
+	g.Version, g.UpdatedAt, g.CreatedAt = g.Version+1, t, msTime(created)
 	return nil
 }
 
@@ -114,7 +112,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *store.Group) error {
 // rules naming it. Seats granted through those rules stay until the
 // licensing engine releases their "group:<id>" source.
 func (s *Store) DeleteGroup(ctx context.Context, tenantID, id string, version int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		var cur int64
 		err := tx.QueryRowContext(ctx, `SELECT version FROM groups WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&cur)
 		if err != nil {
@@ -142,7 +140,7 @@ func (s *Store) DeleteGroup(ctx context.Context, tenantID, id string, version in
 
 // groupVersion checks the group exists in the tenant and, unless version
 // is 0, that it is at version.
-func groupVersion(ctx context.Context, tx *sql.Tx, tenantID, groupID string, version int64) (int64, error) {
+func groupVersion(ctx context.Context, tx *wtx, tenantID, groupID string, version int64) (int64, error) {
 	var cur int64
 	err := tx.QueryRowContext(ctx, `SELECT version FROM groups WHERE tenant_id = ? AND id = ?`, tenantID, groupID).Scan(&cur)
 	if err != nil {
@@ -155,7 +153,7 @@ func groupVersion(ctx context.Context, tx *sql.Tx, tenantID, groupID string, ver
 }
 
 // bumpGroup records that the group's member list changed.
-func bumpGroup(ctx context.Context, tx *sql.Tx, tenantID, groupID string) (int64, error) {
+func bumpGroup(ctx context.Context, tx *wtx, tenantID, groupID string) (int64, error) {
 	var v int64
 	err := tx.QueryRowContext(ctx, `UPDATE groups SET version = version + 1, updated = ? WHERE tenant_id = ? AND id = ? RETURNING version`,
 		now().UnixMilli(), tenantID, groupID).Scan(&v)
@@ -166,13 +164,13 @@ func bumpGroup(ctx context.Context, tx *sql.Tx, tenantID, groupID string) (int64
 // tenant, fills a missing Type by looking the id up (Okta adds members
 // without one), and drops duplicates. The lookups are by primary key, so
 // the cost grows with the request, never with the group.
-func resolveMembers(ctx context.Context, tx *sql.Tx, tenantID, groupID string, members []store.Member) ([]store.Member, error) {
-	isUser, err := tx.PrepareContext(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`)
+func resolveMembers(ctx context.Context, tx *wtx, tenantID, groupID string, members []store.Member) ([]store.Member, error) {
+	isUser, err := tx.prepare(ctx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`)
 	if err != nil {
 		return nil, err
 	}
 	defer isUser.Close()
-	isGroup, err := tx.PrepareContext(ctx, `SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?`)
+	isGroup, err := tx.prepare(ctx, `SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +240,7 @@ func typeWord(t string) string {
 // AddMembers adds the members that are not members yet.
 func (s *Store) AddMembers(ctx context.Context, tenantID, groupID string, version int64, members []store.Member) (int64, error) {
 	var v int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var err error
 		if v, err = groupVersion(ctx, tx, tenantID, groupID, version); err != nil {
 			return err
@@ -261,11 +259,11 @@ func (s *Store) AddMembers(ctx context.Context, tenantID, groupID string, versio
 	return v, err
 }
 
-func insertMembers(ctx context.Context, tx *sql.Tx, tenantID, groupID string, ms []store.Member) (int64, error) {
+func insertMembers(ctx context.Context, tx *wtx, tenantID, groupID string, ms []store.Member) (int64, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO memberships (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?)`)
+	ins, err := tx.prepare(ctx, `INSERT OR IGNORE INTO memberships (tenant_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return 0, err
 	}
@@ -284,7 +282,7 @@ func insertMembers(ctx context.Context, tx *sql.Tx, tenantID, groupID string, ms
 // RemoveMembers removes the given member ids; absent ones are ignored.
 func (s *Store) RemoveMembers(ctx context.Context, tenantID, groupID string, version int64, memberIDs []string) (int64, error) {
 	var v int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var err error
 		if v, err = groupVersion(ctx, tx, tenantID, groupID, version); err != nil {
 			return err
@@ -299,11 +297,11 @@ func (s *Store) RemoveMembers(ctx context.Context, tenantID, groupID string, ver
 	return v, err
 }
 
-func deleteMembers(ctx context.Context, tx *sql.Tx, tenantID, groupID string, ids []string) (int64, error) {
+func deleteMembers(ctx context.Context, tx *wtx, tenantID, groupID string, ids []string) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	del, err := tx.PrepareContext(ctx, `DELETE FROM memberships WHERE tenant_id = ? AND group_id = ? AND member_id = ?`)
+	del, err := tx.prepare(ctx, `DELETE FROM memberships WHERE tenant_id = ? AND group_id = ? AND member_id = ?`)
 	if err != nil {
 		return 0, err
 	}
@@ -323,7 +321,7 @@ func deleteMembers(ctx context.Context, tx *sql.Tx, tenantID, groupID string, id
 // edges that differ.
 func (s *Store) ReplaceMembers(ctx context.Context, tenantID, groupID string, version int64, members []store.Member) (int64, error) {
 	var v int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		var err error
 		if v, err = groupVersion(ctx, tx, tenantID, groupID, version); err != nil {
 			return err
@@ -376,7 +374,7 @@ func (s *Store) ListMembers(ctx context.Context, tenantID, groupID, after string
 		limit = -1 // SQLite: no limit
 	}
 	var out []store.Member
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *rtx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT m.member_id, m.member_type, COALESCE(u.user_name, g.display_name, '')
 			FROM memberships m
 			LEFT JOIN users u ON m.member_type = 'User' AND u.tenant_id = m.tenant_id AND u.id = m.member_id
@@ -416,7 +414,7 @@ func groupExists(ctx context.Context, q queryer, tenantID, groupID string) error
 // CountMembers counts the group's direct members.
 func (s *Store) CountMembers(ctx context.Context, tenantID, groupID string) (int, error) {
 	var n int
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *rtx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE tenant_id = ? AND group_id = ?`, tenantID, groupID).Scan(&n); err != nil {
 			return err
 		}
@@ -430,7 +428,7 @@ func (s *Store) CountMembers(ctx context.Context, tenantID, groupID string) (int
 
 // GroupsOf lists the groups memberID belongs to directly, by display name.
 func (s *Store) GroupsOf(ctx context.Context, tenantID, memberID string) ([]store.GroupRef, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT g.id, g.display_name FROM memberships m
+	rows, err := s.rd.QueryContext(ctx, `SELECT g.id, g.display_name FROM memberships m
 		JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE m.tenant_id = ? AND m.member_id = ? ORDER BY g.display_name_norm, g.id`, tenantID, memberID)
 	if err != nil {

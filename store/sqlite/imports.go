@@ -36,7 +36,7 @@ func (s *Store) CreateImportJob(ctx context.Context, j *store.ImportJob) error {
 	}
 	at := now()
 	j.FinishedAt = store.Timestamp(j.FinishedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO import_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO import_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 		j.TenantID, j.ID, j.FileName, j.Format, j.Mode, j.State, j.Total, j.Done, j.Failed, j.Error, j.CreatedBy,
 		at.UnixMilli(), at.UnixMilli(), ms(j.FinishedAt))
 	if err != nil {
@@ -48,7 +48,7 @@ func (s *Store) CreateImportJob(ctx context.Context, j *store.ImportJob) error {
 
 // GetImportJob reads a job.
 func (s *Store) GetImportJob(ctx context.Context, tenantID, id string) (*store.ImportJob, error) {
-	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	j, err := scanJob(s.rd.QueryRowContext(ctx, `SELECT `+jobCols+` FROM import_jobs WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return j, notFound(err)
 }
 
@@ -57,7 +57,7 @@ func (s *Store) UpdateImportJob(ctx context.Context, j *store.ImportJob) error {
 	at := now()
 	fin := store.Timestamp(j.FinishedAt)
 	var created int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE import_jobs SET file_name = ?, format = ?, mode = ?, state = ?, total = ?, done = ?, failed = ?,
 				error = ?, created_by = ?, finished = ?, version = version + 1, updated = ?
 			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
@@ -77,7 +77,7 @@ func (s *Store) UpdateImportJob(ctx context.Context, j *store.ImportJob) error {
 
 // ListImportJobs lists the tenant's jobs, newest first.
 func (s *Store) ListImportJobs(ctx context.Context, tenantID string) ([]*store.ImportJob, error) {
-	return list(ctx, s.r, scanJob, `SELECT `+jobCols+` FROM import_jobs WHERE tenant_id = ? ORDER BY created DESC, id DESC`, tenantID)
+	return list(ctx, s.rd, scanJob, `SELECT `+jobCols+` FROM import_jobs WHERE tenant_id = ? ORDER BY created DESC, id DESC`, tenantID)
 }
 
 const rowCols = `tenant_id, job_id, n, cells, errors, user_id, done`
@@ -115,8 +115,8 @@ func (s *Store) PutImportRows(ctx context.Context, rows []*store.ImportRow) erro
 	if len(rows) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO import_rows (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	return s.tx(ctx, func(tx *wtx) error {
+		ins, err := tx.prepare(ctx, `INSERT INTO import_rows (`+rowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, job_id, n) DO UPDATE SET cells = excluded.cells, errors = excluded.errors,
 				user_id = excluded.user_id, done = excluded.done`)
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Store) UpdateImportRow(ctx context.Context, r *store.ImportRow) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE import_rows SET cells = ?, errors = ?, user_id = ?, done = ? WHERE tenant_id = ? AND job_id = ? AND n = ?`,
+	res, err := s.wr.ExecContext(ctx, `UPDATE import_rows SET cells = ?, errors = ?, user_id = ?, done = ? WHERE tenant_id = ? AND job_id = ? AND n = ?`,
 		cells, errs, r.UserID, boolInt(r.Done), r.TenantID, r.JobID, r.N)
 	if err != nil {
 		return err
@@ -173,6 +173,6 @@ func (s *Store) ImportRows(ctx context.Context, tenantID, jobID string, after, l
 	if limit <= 0 {
 		limit = -1
 	}
-	return list(ctx, s.r, scanRow, `SELECT `+rowCols+` FROM import_rows WHERE tenant_id = ? AND job_id = ? AND n > ? ORDER BY n LIMIT ?`,
+	return list(ctx, s.rd, scanRow, `SELECT `+rowCols+` FROM import_rows WHERE tenant_id = ? AND job_id = ? AND n > ? ORDER BY n LIMIT ?`,
 		tenantID, jobID, after, limit)
 }

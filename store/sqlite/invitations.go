@@ -35,7 +35,7 @@ func (s *Store) CreateInvitation(ctx context.Context, inv *store.Invitation) err
 		inv.ID = store.NewID()
 	}
 	at := now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		ok, err := exists(ctx, tx, `SELECT 1 FROM users WHERE tenant_id = ? AND id = ?`, inv.TenantID, inv.UserID)
 		if err != nil {
 			return err
@@ -57,14 +57,14 @@ func (s *Store) CreateInvitation(ctx context.Context, inv *store.Invitation) err
 
 // InvitationByHash finds an invitation of any tenant by its secret's hash.
 func (s *Store) InvitationByHash(ctx context.Context, hash string) (*store.Invitation, error) {
-	inv, err := scanInvitation(s.r.QueryRowContext(ctx, `SELECT `+invitationCols+` FROM invitations WHERE token_hash = ?`, hash))
+	inv, err := scanInvitation(s.rd.QueryRowContext(ctx, `SELECT `+invitationCols+` FROM invitations WHERE token_hash = ?`, hash))
 	return inv, notFound(err)
 }
 
 // UseInvitation marks the invitation used at at, once, before it expires.
 func (s *Store) UseInvitation(ctx context.Context, tenantID, id string, at time.Time) error {
 	at = store.Timestamp(at)
-	res, err := s.w.ExecContext(ctx, `UPDATE invitations SET used_at = ?, version = version + 1
+	res, err := s.wr.ExecContext(ctx, `UPDATE invitations SET used_at = ?, version = version + 1
 		WHERE tenant_id = ? AND id = ? AND used_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
 		at.UnixMilli(), tenantID, id, at.UnixMilli())
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *Store) UseInvitation(ctx context.Context, tenantID, id string, at time.
 	if rowsAffected(res) == 1 {
 		return nil
 	}
-	ok, err := exists(ctx, s.r, `SELECT 1 FROM invitations WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	ok, err := exists(ctx, s.rd, `SELECT 1 FROM invitations WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	switch {
 	case err != nil:
 		return err
@@ -87,7 +87,7 @@ func (s *Store) UseInvitation(ctx context.Context, tenantID, id string, at time.
 // at (unless it expires earlier already).
 func (s *Store) RevokeInvitations(ctx context.Context, tenantID, userID string, at time.Time) error {
 	at = store.Timestamp(at)
-	_, err := s.w.ExecContext(ctx, `UPDATE invitations SET expires_at = ?, version = version + 1
+	_, err := s.wr.ExecContext(ctx, `UPDATE invitations SET expires_at = ?, version = version + 1
 		WHERE tenant_id = ? AND user_id = ? AND used_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
 		at.UnixMilli(), tenantID, userID, at.UnixMilli())
 	return err
@@ -95,6 +95,6 @@ func (s *Store) RevokeInvitations(ctx context.Context, tenantID, userID string, 
 
 // ListInvitations lists the user's invitations, newest first.
 func (s *Store) ListInvitations(ctx context.Context, tenantID, userID string) ([]*store.Invitation, error) {
-	return list(ctx, s.r, scanInvitation, `SELECT `+invitationCols+` FROM invitations WHERE tenant_id = ? AND user_id = ?
+	return list(ctx, s.rd, scanInvitation, `SELECT `+invitationCols+` FROM invitations WHERE tenant_id = ? AND user_id = ?
 		ORDER BY created DESC, id DESC`, tenantID, userID)
 }

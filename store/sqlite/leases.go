@@ -29,20 +29,20 @@ func (s *Store) RecordLease(ctx context.Context, l *store.Lease) error {
 		l.ID = store.NewID()
 	}
 	l.IssuedAt, l.ExpiresAt, l.RevokedAt = store.Timestamp(l.IssuedAt), store.Timestamp(l.ExpiresAt), store.Timestamp(l.RevokedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO leases (`+leaseCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO leases (`+leaseCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.TenantID, l.ID, l.UserID, l.ProductID, l.DeviceID, l.KeyID, ms(l.IssuedAt), ms(l.ExpiresAt), ms(l.RevokedAt))
 	return constraint(err, map[string]string{"leases.id": "id"}, nil)
 }
 
 // GetLease reads a lease record.
 func (s *Store) GetLease(ctx context.Context, tenantID, id string) (*store.Lease, error) {
-	l, err := scanLease(s.r.QueryRowContext(ctx, `SELECT `+leaseCols+` FROM leases WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	l, err := scanLease(s.rd.QueryRowContext(ctx, `SELECT `+leaseCols+` FROM leases WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return l, notFound(err)
 }
 
 // RevokeDeviceLeases revokes every unrevoked lease of the device.
 func (s *Store) RevokeDeviceLeases(ctx context.Context, tenantID, deviceID string, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE leases SET revoked_at = ? WHERE tenant_id = ? AND device_id = ? AND revoked_at IS NULL`,
+	_, err := s.wr.ExecContext(ctx, `UPDATE leases SET revoked_at = ? WHERE tenant_id = ? AND device_id = ? AND revoked_at IS NULL`,
 		store.Timestamp(at).UnixMilli(), tenantID, deviceID)
 	return err
 }
@@ -72,7 +72,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k *store.SigningKey) error {
 		k.CreatedAt = now()
 	}
 	k.CreatedAt = store.Timestamp(k.CreatedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		k.TenantID, k.ID, nonNil(k.Private), nonNil(k.Public), k.CreatedAt.UnixMilli(), ms(k.RetiredAt), ms(k.NotAfter))
 	return constraint(err, map[string]string{"signing_keys.id": "id"}, nil)
 }
@@ -87,12 +87,12 @@ func nonNil(b []byte) []byte {
 
 // SigningKeys lists a tenant's keys, newest first.
 func (s *Store) SigningKeys(ctx context.Context, tenantID string) ([]*store.SigningKey, error) {
-	return list(ctx, s.r, scanKey, `SELECT `+keyCols+` FROM signing_keys WHERE tenant_id = ? ORDER BY created DESC, id DESC`, tenantID)
+	return list(ctx, s.rd, scanKey, `SELECT `+keyCols+` FROM signing_keys WHERE tenant_id = ? ORDER BY created DESC, id DESC`, tenantID)
 }
 
 // RetireSigningKey marks a key retired at at, published until notAfter.
 func (s *Store) RetireSigningKey(ctx context.Context, tenantID, id string, at, notAfter time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, not_after = ? WHERE tenant_id = ? AND id = ?`,
+	res, err := s.wr.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, not_after = ? WHERE tenant_id = ? AND id = ?`,
 		ms(store.Timestamp(at)), ms(store.Timestamp(notAfter)), tenantID, id)
 	if err != nil {
 		return err

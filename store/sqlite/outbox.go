@@ -37,7 +37,7 @@ func (s *Store) Enqueue(ctx context.Context, m *store.OutboxMessage) error {
 		m.NextAttemptAt = at
 	}
 	m.NextAttemptAt = store.Timestamp(m.NextAttemptAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, '', NULL, ?, NULL)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, '', NULL, ?, NULL)`,
 		m.ID, m.TenantID, m.Channel, m.To, m.Subject, m.Text, m.HTML, m.State, m.NextAttemptAt.UnixMilli(), m.LastError, at.UnixMilli())
 	return constraint(err, map[string]string{"outbox.id": "id"}, nil)
 }
@@ -55,7 +55,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, at time.Time, tt
 	at = store.Timestamp(at)
 	until := store.Timestamp(at.Add(ttl))
 	var out []*store.OutboxMessage
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		msgs, err := list(ctx, tx, scanOutbox, `SELECT `+outboxCols+` FROM outbox
 			WHERE state = 'queued' AND next_attempt <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
 			ORDER BY next_attempt, id LIMIT ?`, at.UnixMilli(), at.UnixMilli(), limit)
@@ -77,7 +77,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, holder string, at time.Time, tt
 // settle updates a message the holder claimed; a message claimed by
 // someone else since (the holder's claim expired) is ErrPrecondition.
 func (s *Store) settle(ctx context.Context, id, holder, query string, args ...any) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		var by, state string
 		err := tx.QueryRowContext(ctx, `SELECT claimed_by, state FROM outbox WHERE id = ?`, id).Scan(&by, &state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -113,7 +113,7 @@ func (s *Store) MarkRetry(ctx context.Context, id, holder, lastError string, nex
 
 // GetOutboxMessage reads a message.
 func (s *Store) GetOutboxMessage(ctx context.Context, id string) (*store.OutboxMessage, error) {
-	m, err := scanOutbox(s.r.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
+	m, err := scanOutbox(s.rd.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
 	return m, notFound(err)
 }
 
@@ -122,7 +122,7 @@ func (s *Store) ListOutbox(ctx context.Context, tenantID string, limit int) ([]*
 	if limit <= 0 {
 		limit = 100
 	}
-	return list(ctx, s.r, scanOutbox, `SELECT `+outboxCols+` FROM outbox WHERE tenant_id = ? ORDER BY created DESC, id DESC LIMIT ?`, tenantID, limit)
+	return list(ctx, s.rd, scanOutbox, `SELECT `+outboxCols+` FROM outbox WHERE tenant_id = ? ORDER BY created DESC, id DESC LIMIT ?`, tenantID, limit)
 }
 
 // AcquireLease takes the lease, renews it for its holder, or takes it over
@@ -132,7 +132,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, at time.T
 		return false, &store.ErrInvalid{Field: "lease", Reason: "name and holder are required"}
 	}
 	atMS := at.UnixMilli()
-	res, err := s.w.ExecContext(ctx, `INSERT INTO work_leases (name, holder, expires, version) VALUES (?1, ?2, ?3, 1)
+	res, err := s.wr.ExecContext(ctx, `INSERT INTO work_leases (name, holder, expires, version) VALUES (?1, ?2, ?3, 1)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires, version = version + 1
 		WHERE work_leases.holder = excluded.holder OR work_leases.expires <= ?4`,
 		name, holder, at.Add(ttl).UnixMilli(), atMS)
@@ -144,6 +144,6 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, at time.T
 
 // ReleaseLease gives the lease up if holder holds it.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM work_leases WHERE name = ? AND holder = ?`, name, holder)
+	_, err := s.wr.ExecContext(ctx, `DELETE FROM work_leases WHERE name = ? AND holder = ?`, name, holder)
 	return err
 }

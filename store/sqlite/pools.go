@@ -52,7 +52,7 @@ func (s *Store) CreatePool(ctx context.Context, p *store.Pool) error {
 		p.ID = store.NewID()
 	}
 	at := now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		ok, err := exists(ctx, tx, `SELECT 1 FROM products WHERE id = ?`, p.ProductID)
 		if err != nil {
 			return err
@@ -75,13 +75,13 @@ func (s *Store) CreatePool(ctx context.Context, p *store.Pool) error {
 
 // GetPool reads a pool.
 func (s *Store) GetPool(ctx context.Context, tenantID, id string) (*store.Pool, error) {
-	p, err := scanPool(s.r.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	p, err := scanPool(s.rd.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return p, notFound(err)
 }
 
 // GetPoolByProduct reads the tenant's pool of a product.
 func (s *Store) GetPoolByProduct(ctx context.Context, tenantID, productID string) (*store.Pool, error) {
-	p, err := scanPool(s.r.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND product_id = ?`, tenantID, productID))
+	p, err := scanPool(s.rd.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND product_id = ?`, tenantID, productID))
 	return p, notFound(err)
 }
 
@@ -97,7 +97,7 @@ func (s *Store) UpdatePool(ctx context.Context, p *store.Pool) error {
 	}
 	at := now()
 	var stored *store.Pool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		cur, err := scanPool(tx.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND id = ?`, p.TenantID, p.ID))
 		if err != nil {
 			return notFound(err)
@@ -128,13 +128,13 @@ func (s *Store) UpdatePool(ctx context.Context, p *store.Pool) error {
 
 // ListPools lists the tenant's pools, oldest first.
 func (s *Store) ListPools(ctx context.Context, tenantID string) ([]*store.Pool, error) {
-	return list(ctx, s.r, scanPool, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? ORDER BY created, id`, tenantID)
+	return list(ctx, s.rd, scanPool, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? ORDER BY created, id`, tenantID)
 }
 
 // DeletePool removes the pool with its rules and assignments; devices bound
 // to those assignments stay, unbound.
 func (s *Store) DeletePool(ctx context.Context, tenantID, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM pools WHERE tenant_id = ? AND id = ?`, tenantID, id)
 		if err != nil {
 			return err
@@ -177,7 +177,7 @@ func (s *Store) CreateRule(ctx context.Context, r *store.Rule) error {
 		r.ID = store.NewID()
 	}
 	at := now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		if ok, err := exists(ctx, tx, `SELECT 1 FROM groups WHERE tenant_id = ? AND id = ?`, r.TenantID, r.GroupID); err != nil || !ok {
 			if err == nil {
 				err = &store.ErrInvalid{Field: "groupId", Reason: "no such group"}
@@ -203,7 +203,7 @@ func (s *Store) CreateRule(ctx context.Context, r *store.Rule) error {
 
 // DeleteRule removes a rule; seats it granted stay until released.
 func (s *Store) DeleteRule(ctx context.Context, tenantID, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM rules WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	res, err := s.wr.ExecContext(ctx, `DELETE FROM rules WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
 		return err
 	}
@@ -215,5 +215,5 @@ func (s *Store) DeleteRule(ctx context.Context, tenantID, id string) error {
 
 // ListRules lists the tenant's rules, oldest first.
 func (s *Store) ListRules(ctx context.Context, tenantID string) ([]*store.Rule, error) {
-	return list(ctx, s.r, scanRule, `SELECT `+ruleCols+` FROM rules WHERE tenant_id = ? ORDER BY created, id`, tenantID)
+	return list(ctx, s.rd, scanRule, `SELECT `+ruleCols+` FROM rules WHERE tenant_id = ? ORDER BY created, id`, tenantID)
 }

@@ -23,7 +23,7 @@ func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
 		ss.LastSeenAt = at
 	}
 	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = store.Timestamp(ss.CreatedAt), store.Timestamp(ss.LastSeenAt), store.Timestamp(ss.ExpiresAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ss.Hash, ss.Subject, ss.Email, ss.Name, ss.Role, ss.TenantID, ss.IDToken,
 		ss.CreatedAt.UnixMilli(), ss.LastSeenAt.UnixMilli(), ss.ExpiresAt.UnixMilli())
 	return constraint(err, map[string]string{"sessions.hash": "hash"}, nil)
@@ -33,7 +33,7 @@ func (s *Store) CreateSession(ctx context.Context, ss *store.Session) error {
 func (s *Store) GetSession(ctx context.Context, hash string) (*store.Session, error) {
 	ss := new(store.Session)
 	var created, seen, expires int64
-	err := s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE hash = ?`, hash).Scan(
+	err := s.rd.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE hash = ?`, hash).Scan(
 		&ss.Hash, &ss.Subject, &ss.Email, &ss.Name, &ss.Role, &ss.TenantID, &ss.IDToken, &created, &seen, &expires)
 	if err != nil {
 		return nil, notFound(err)
@@ -44,7 +44,7 @@ func (s *Store) GetSession(ctx context.Context, hash string) (*store.Session, er
 
 // TouchSession records activity.
 func (s *Store) TouchSession(ctx context.Context, hash string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE hash = ?`, store.Timestamp(at).UnixMilli(), hash)
+	res, err := s.wr.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE hash = ?`, store.Timestamp(at).UnixMilli(), hash)
 	if err != nil {
 		return err
 	}
@@ -56,13 +56,13 @@ func (s *Store) TouchSession(ctx context.Context, hash string, at time.Time) err
 
 // DeleteSession ends a session; ending one that is gone is not an error.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+	_, err := s.wr.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 	return err
 }
 
 // DeleteExpiredSessions removes sessions whose absolute end is before t.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, before.UnixMilli())
+	res, err := s.wr.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, before.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
@@ -94,7 +94,7 @@ func (s *Store) CreateSeatRequest(ctx context.Context, r *store.SeatRequest) err
 		r.State = store.RequestPending
 	}
 	at := now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		ok, err := exists(ctx, tx, `SELECT 1 FROM pools WHERE tenant_id = ? AND id = ?`, r.TenantID, r.PoolID)
 		if err != nil {
 			return err
@@ -115,14 +115,14 @@ func (s *Store) CreateSeatRequest(ctx context.Context, r *store.SeatRequest) err
 
 // GetSeatRequest reads one request of the tenant.
 func (s *Store) GetSeatRequest(ctx context.Context, tenantID, id string) (*store.SeatRequest, error) {
-	r, err := scanSeatRequest(s.r.QueryRowContext(ctx, `SELECT `+seatRequestCols+` FROM seat_requests WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	r, err := scanSeatRequest(s.rd.QueryRowContext(ctx, `SELECT `+seatRequestCols+` FROM seat_requests WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return r, notFound(err)
 }
 
 // UpdateSeatRequest writes a decision with compare-and-set.
 func (s *Store) UpdateSeatRequest(ctx context.Context, r *store.SeatRequest) error {
 	r.DecidedAt = store.Timestamp(r.DecidedAt)
-	res, err := s.w.ExecContext(ctx, `UPDATE seat_requests SET seats = ?, note = ?, state = ?, decided_by = ?, decided_at = ?, version = version + 1
+	res, err := s.wr.ExecContext(ctx, `UPDATE seat_requests SET seats = ?, note = ?, state = ?, decided_by = ?, decided_at = ?, version = version + 1
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
 		r.Seats, r.Note, r.State, r.DecidedBy, ms(r.DecidedAt), r.TenantID, r.ID, r.Version)
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Store) UpdateSeatRequest(ctx context.Context, r *store.SeatRequest) err
 // ListSeatRequests lists requests newest first, of one tenant or of all
 // when tenantID is "".
 func (s *Store) ListSeatRequests(ctx context.Context, tenantID, state string) ([]*store.SeatRequest, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+seatRequestCols+` FROM seat_requests
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+seatRequestCols+` FROM seat_requests
 		WHERE (? = '' OR tenant_id = ?) AND (? = '' OR state = ?) ORDER BY created DESC, id DESC LIMIT 1000`,
 		tenantID, tenantID, state, state)
 	if err != nil {
@@ -160,14 +160,14 @@ func (s *Store) ListSeatRequests(ctx context.Context, tenantID, state string) ([
 // millisecond replaces the first.
 func (s *Store) AddPoolSample(ctx context.Context, p *store.PoolSample) error {
 	p.At = store.Timestamp(p.At)
-	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO pool_samples (tenant_id, pool_id, at, total, assigned, overage, waiting)
+	_, err := s.wr.ExecContext(ctx, `INSERT OR REPLACE INTO pool_samples (tenant_id, pool_id, at, total, assigned, overage, waiting)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.TenantID, p.PoolID, p.At.UnixMilli(), p.Total, p.Assigned, p.Overage, p.Waiting)
 	return err
 }
 
 // PoolSamples returns a pool's samples since a time, oldest first.
 func (s *Store) PoolSamples(ctx context.Context, tenantID, poolID string, since time.Time) ([]*store.PoolSample, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, total, assigned, overage, waiting FROM pool_samples
+	rows, err := s.rd.QueryContext(ctx, `SELECT at, total, assigned, overage, waiting FROM pool_samples
 		WHERE tenant_id = ? AND pool_id = ? AND at >= ? ORDER BY at LIMIT 10000`, tenantID, poolID, since.UnixMilli())
 	if err != nil {
 		return nil, err

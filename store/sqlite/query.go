@@ -99,8 +99,9 @@ var groups = resource{alias: "g", columns: func(p store.AttrPath) (column, bool)
 
 // where collects SQL conditions and their arguments.
 type where struct {
-	res  resource
-	args []any
+	res      resource
+	tenantID string
+	args     []any
 }
 
 func (w *where) arg(v any) string {
@@ -187,7 +188,9 @@ func (w *where) str(col string, exact bool, op string, v any) string {
 		if s == "" {
 			return "0"
 		}
-		return "(" + col + " = " + w.arg(s) + ")"
+		// The redundant "<> ''" lets SQLite use the partial externalId
+		// index, whose condition it is.
+		return "(" + col + " <> '' AND " + col + " = " + w.arg(s) + ")"
 	case store.OpCo, store.OpSw, store.OpEw:
 		if s == "" {
 			return "(" + col + " <> '')" // every present string contains ""
@@ -286,7 +289,16 @@ func (w *where) instant(col, op string, v any) string {
 	return "0"
 }
 
-const emailRows = `SELECT 1 FROM user_emails e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id`
+// emailsWhere selects the users with an e-mail row satisfying cond. The
+// subquery does not depend on the outer row, so SQLite runs it once, from
+// the (tenant_id, value_norm) key, and probes users by id: the cost
+// follows the matching e-mails, not the tenant's size.
+// cond is called after the tenant's placeholder is written, so the
+// arguments stay in the order of their placeholders.
+func (w *where) emailsWhere(cond func() string) string {
+	head := "(u.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = " + w.arg(w.tenantID) + " AND "
+	return head + cond() + "))"
+}
 
 // emails compares the multi-valued emails.value: true when some non-empty
 // value matches (ne: when none equals).
@@ -295,29 +307,29 @@ func (w *where) emails(c store.Compare) string {
 	case store.OpNe:
 		return "(NOT " + w.emails(store.Compare{Attr: c.Attr, Op: store.OpEq, Value: c.Value}) + ")"
 	case store.OpPr:
-		return "EXISTS (" + emailRows + " AND e.value_norm <> '')"
+		return w.emailsWhere(func() string { return "e.value_norm <> ''" })
 	}
 	if c.Value == nil {
 		if c.Op == store.OpEq {
-			return "(NOT EXISTS (" + emailRows + " AND e.value_norm <> ''))"
+			return "(NOT " + w.emailsWhere(func() string { return "e.value_norm <> ''" }) + ")"
 		}
 		return "0"
 	}
-	cond := w.str("e.value_norm", false, c.Op, c.Value)
-	if cond == "0" {
+	if _, ok := c.Value.(string); !ok {
 		return "0"
 	}
-	return "EXISTS (" + emailRows + " AND " + cond + ")"
+	return w.emailsWhere(func() string { return w.str("e.value_norm", false, c.Op, c.Value) })
 }
 
 // member answers members.value the way the evaluator can: eq and ne of a
-// member id; every other operator is false.
+// member id; every other operator is false. Like emailsWhere, the
+// subquery runs once from the (tenant_id, member_id) index.
 func (w *where) member(op string, v any) string {
 	id, ok := v.(string)
 	if !ok {
 		return "0"
 	}
-	q := "EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id AND m.member_id = " + w.arg(id) + ")"
+	q := "(g.id IN (SELECT m.group_id FROM memberships m WHERE m.tenant_id = " + w.arg(w.tenantID) + " AND m.member_id = " + w.arg(id) + "))"
 	switch op {
 	case store.OpEq:
 		return q
@@ -334,11 +346,13 @@ func (w *where) valuePath(vp store.ValuePath) (string, error) {
 	}
 	switch col.kind {
 	case kEmails:
-		inner, err := w.element(vp.Filter)
-		if err != nil {
-			return "", err
-		}
-		return "EXISTS (" + emailRows + " AND " + inner + ")", nil
+		var err error
+		s := w.emailsWhere(func() string {
+			var inner string
+			inner, err = w.element(vp.Filter)
+			return inner
+		})
+		return s, err
 	case kMembers:
 		// The evaluator answers only members[value op "id"].
 		if c, ok := vp.Filter.(store.Compare); ok && c.Attr.Name == "value" {
@@ -401,7 +415,7 @@ type listPlan struct {
 
 func plan(res resource, tenantID string, q store.Query, indexed func(store.AttrPath) bool) (*listPlan, error) {
 	idx, rest := filter.Split(q.Filter, indexed)
-	w := &where{res: res}
+	w := &where{res: res, tenantID: tenantID}
 	cond := res.alias + ".tenant_id = " + w.arg(tenantID)
 	if idx != nil {
 		s, err := w.expr(idx)
@@ -468,21 +482,23 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 		return nil, err
 	}
 	out := &store.UserPage{Users: []*store.User{}}
-	err = s.read(ctx, func(tx *sql.Tx) error {
+	err = s.read(ctx, func(tx *rtx) error {
+		// Filter queries vary without bound: they run unprepared
+		// (tx.Tx) rather than fill the statement cache.
 		from := ` FROM users u WHERE ` + p.where
 		if p.inSQL() {
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
+			if err := tx.Tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
 				return err
 			}
 			if p.q.Limit == 0 || p.q.Offset >= out.Total {
 				return nil
 			}
 			var err error
-			out.Users, err = list(ctx, tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ? OFFSET ?`,
+			out.Users, err = list(ctx, tx.Tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ? OFFSET ?`,
 				append(p.args, p.q.Limit, p.q.Offset)...)
 			return err
 		}
-		cands, err := list(ctx, tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
+		cands, err := list(ctx, tx.Tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err
@@ -516,21 +532,21 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 		return nil, err
 	}
 	out := &store.GroupPage{Groups: []*store.Group{}}
-	err = s.read(ctx, func(tx *sql.Tx) error {
+	err = s.read(ctx, func(tx *rtx) error {
 		from := ` FROM groups g WHERE ` + p.where
 		if p.inSQL() {
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
+			if err := tx.Tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
 				return err
 			}
 			if p.q.Limit == 0 || p.q.Offset >= out.Total {
 				return nil
 			}
 			var err error
-			out.Groups, err = list(ctx, tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ? OFFSET ?`,
+			out.Groups, err = list(ctx, tx.Tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ? OFFSET ?`,
 				append(p.args, p.q.Limit, p.q.Offset)...)
 			return err
 		}
-		cands, err := list(ctx, tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
+		cands, err := list(ctx, tx.Tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err
@@ -540,7 +556,7 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 		}
 		matches := cands[:0]
 		if p.rest != nil {
-			isMember, err := tx.PrepareContext(ctx, `SELECT 1 FROM memberships WHERE tenant_id = ? AND group_id = ? AND member_id = ?`)
+			isMember, err := tx.prepare(ctx, `SELECT 1 FROM memberships WHERE tenant_id = ? AND group_id = ? AND member_id = ?`)
 			if err != nil {
 				return err
 			}

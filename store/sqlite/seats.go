@@ -62,7 +62,7 @@ func mergeSources(src, add []string) []string {
 
 // saveAssignment writes a (inserting it when its Version is 0) with a new
 // version and UpdatedAt t.
-func saveAssignment(ctx context.Context, tx *sql.Tx, a *store.Assignment, t time.Time) error {
+func saveAssignment(ctx context.Context, tx *wtx, a *store.Assignment, t time.Time) error {
 	if a.Version == 0 {
 		if a.ID == "" {
 			a.ID = store.NewID()
@@ -93,7 +93,7 @@ func saveAssignment(ctx context.Context, tx *sql.Tx, a *store.Assignment, t time
 
 // takeSeat moves a onto a seat of pool: a free one, else an overage when
 // the policy allows it, else a is left waiting and takeSeat reports false.
-func takeSeat(ctx context.Context, tx *sql.Tx, pool *store.Pool, a *store.Assignment) (bool, error) {
+func takeSeat(ctx context.Context, tx *wtx, pool *store.Pool, a *store.Assignment) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE pools SET assigned = assigned + 1 WHERE tenant_id = ? AND id = ? AND assigned < total`,
 		pool.TenantID, pool.ID)
 	if err != nil {
@@ -117,7 +117,7 @@ func takeSeat(ctx context.Context, tx *sql.Tx, pool *store.Pool, a *store.Assign
 const reasonNoSeats = "no seats"
 
 // returnSeat gives back the seat of an active assignment.
-func returnSeat(ctx context.Context, tx *sql.Tx, a *store.Assignment) error {
+func returnSeat(ctx context.Context, tx *wtx, a *store.Assignment) error {
 	if a.State != store.AssignActive {
 		return nil
 	}
@@ -131,13 +131,13 @@ func returnSeat(ctx context.Context, tx *sql.Tx, a *store.Assignment) error {
 
 // unbindDevices detaches the devices of an assignment that is going away;
 // the device records stay so the admin still sees them, without a seat.
-func unbindDevices(ctx context.Context, tx *sql.Tx, a *store.Assignment, t time.Time) error {
+func unbindDevices(ctx context.Context, tx *wtx, a *store.Assignment, t time.Time) error {
 	_, err := tx.ExecContext(ctx, `UPDATE devices SET assignment_id = '', version = version + 1, updated = ?
 		WHERE tenant_id = ? AND assignment_id = ?`, t.UnixMilli(), a.TenantID, a.ID)
 	return err
 }
 
-func loadPool(ctx context.Context, tx *sql.Tx, tenantID, poolID string) (*store.Pool, error) {
+func loadPool(ctx context.Context, tx *wtx, tenantID, poolID string) (*store.Pool, error) {
 	p, err := scanPool(tx.QueryRowContext(ctx, `SELECT `+poolCols+` FROM pools WHERE tenant_id = ? AND id = ?`, tenantID, poolID))
 	return p, notFound(err)
 }
@@ -160,7 +160,7 @@ func (s *Store) ClaimSeat(ctx context.Context, a *store.Assignment, at time.Time
 	t := store.Timestamp(at)
 	var got *store.Assignment
 	noSeats := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		pool, err := loadPool(ctx, tx, a.TenantID, a.PoolID)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *Store) ClaimSeat(ctx context.Context, a *store.Assignment, at time.Time
 // no source remains.
 func (s *Store) ReleaseSource(ctx context.Context, tenantID, poolID, userID, source string) (*store.Assignment, error) {
 	var out *store.Assignment
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		a, err := getAssignment(ctx, tx, tenantID, poolID, userID)
 		if err != nil {
 			return notFound(err)
@@ -251,7 +251,7 @@ func (s *Store) ReleaseSource(ctx context.Context, tenantID, poolID, userID, sou
 // Suspend returns the seat of the user's assignment and marks it
 // suspended with reason, keeping its sources and devices.
 func (s *Store) Suspend(ctx context.Context, tenantID, poolID, userID, reason string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		a, err := getAssignment(ctx, tx, tenantID, poolID, userID)
 		if err != nil {
 			return notFound(err)
@@ -277,7 +277,7 @@ func (s *Store) MoveSeat(ctx context.Context, tenantID, poolID, fromUserID, toUs
 		return nil, &store.ErrInvalid{Field: "to", Reason: "seat already belongs to that user"}
 	}
 	var out *store.Assignment
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		if _, err := loadPool(ctx, tx, tenantID, poolID); err != nil {
 			return err
 		}
@@ -340,7 +340,7 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.As
 			args = append(args, f.v)
 		}
 	}
-	return list(ctx, s.r, scanAssignment, `SELECT `+assignCols+` FROM assignments a WHERE `+where.String()+` ORDER BY a.created, a.id`, args...)
+	return list(ctx, s.rd, scanAssignment, `SELECT `+assignCols+` FROM assignments a WHERE `+where.String()+` ORDER BY a.created, a.id`, args...)
 }
 
 // Recount makes the pool's counters agree with its assignments: it sets
@@ -352,7 +352,7 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.As
 // pool was consistent.
 func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, error) {
 	fixed := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		pool, err := loadPool(ctx, tx, tenantID, poolID)
 		if err != nil {
 			return err

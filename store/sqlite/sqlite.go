@@ -41,12 +41,8 @@ type Store struct {
 	path string
 	w    *sql.DB // exactly one connection: every write goes through it
 	r    *sql.DB // query_only connections for reads outside transactions
-
-	// Prepared statements of the hot paths (SCIM GET and create).
-	getUser       *sql.Stmt // on r
-	getUserByName *sql.Stmt // on r
-	insertUser    *sql.Stmt // on w
-	insertEmail   *sql.Stmt // on w
+	wr   cdb     // w with prepared statements
+	rd   cdb     // r with prepared statements
 }
 
 // Open opens (creating when missing) the database file at path and its
@@ -106,15 +102,10 @@ func Open(path string) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 
-	s := &Store{path: path, w: w, r: r}
-	ctx := context.Background()
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{path: path, w: w, r: r, wr: cdb{w, newStmtCache(w)}, rd: cdb{r, newStmtCache(r)}}
+	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
-	}
-	if err := s.prepare(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: %s: prepare: %w", path, err)
 	}
 	return s, nil
 }
@@ -129,32 +120,11 @@ func dirWritable(dir string) error {
 	return os.Remove(name)
 }
 
-func (s *Store) prepare(ctx context.Context) error {
-	var err error
-	prep := func(db *sql.DB, q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var st *sql.Stmt
-		st, err = db.PrepareContext(ctx, q)
-		return st
-	}
-	s.getUser = prep(s.r, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id = ?`)
-	s.getUserByName = prep(s.r, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND user_name_norm = ?`)
-	s.insertUser = prep(s.w, `INSERT INTO users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, active, version, created, updated, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	s.insertEmail = prep(s.w, `INSERT OR IGNORE INTO user_emails (tenant_id, user_id, value_norm) VALUES (?, ?, ?)`)
-	return err
-}
-
 // Close releases the connections; the file stays consistent whenever a
 // process stops, Close or not (WAL).
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.getUser, s.getUserByName, s.insertUser, s.insertEmail} {
-		if st != nil {
-			st.Close()
-		}
-	}
+	s.wr.c.close()
+	s.rd.c.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -173,27 +143,38 @@ func (s *Store) Path() string { return s.path }
 // tx runs fn in a BEGIN IMMEDIATE transaction on the writer connection and
 // commits when fn returns nil. fn must use only tx: the writer has one
 // connection, so touching s.w inside fn would wait for itself.
-func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(tx *wtx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	var missed []string
+	err = fn(&wtx{ctxTx{tx, s.wr.c, &missed}})
+	if err != nil {
 		_ = tx.Rollback()
-		return err
+	} else {
+		err = tx.Commit()
 	}
-	return tx.Commit()
+	if len(missed) > 0 {
+		s.wr.c.warm(ctx, missed)
+	}
+	return err
 }
 
 // read runs fn in a read transaction, so the queries fn makes see one
 // snapshot (a total and its page agree).
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) read(ctx context.Context, fn func(tx *rtx) error) error {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	return fn(tx)
+	var missed []string
+	err = fn(&rtx{ctxTx{tx, s.rd.c, &missed}})
+	_ = tx.Rollback() // read-only: nothing to lose
+	if len(missed) > 0 {
+		s.rd.c.warm(ctx, missed)
+	}
+	return err
 }
 
 // queryer is what both *sql.DB and *sql.Tx offer.

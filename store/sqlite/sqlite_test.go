@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -37,7 +36,7 @@ func openTest(t testing.TB, path string) *Store {
 type crashStore struct{ *Store }
 
 func (s crashStore) CrashClaimSeat(ctx context.Context, a *store.Assignment, step int) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		a.State = store.AssignPending
 		if err := saveAssignment(ctx, tx, a, now()); err != nil {
 			return err

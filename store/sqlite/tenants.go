@@ -32,7 +32,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 		t.ID = store.NewID()
 	}
 	at := now()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tenants (id, name, name_norm, suspended, invite_from, version, created, updated)
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO tenants (id, name, name_norm, suspended, invite_from, version, created, updated)
 		VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, t.ID, t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom, at.UnixMilli(), at.UnixMilli())
 	if err != nil {
 		return constraint(err, tenantConflicts, nil)
@@ -43,13 +43,13 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 
 // GetTenant reads a tenant by id.
 func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error) {
-	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	t, err := scanTenant(s.rd.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
 	return t, notFound(err)
 }
 
 // GetTenantByName reads a tenant by name, ignoring case.
 func (s *Store) GetTenantByName(ctx context.Context, name string) (*store.Tenant, error) {
-	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE name_norm = ?`, store.NormUserName(name)))
+	t, err := scanTenant(s.rd.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE name_norm = ?`, store.NormUserName(name)))
 	return t, notFound(err)
 }
 
@@ -60,7 +60,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *store.Tenant) error {
 	}
 	at := now()
 	var created int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE tenants SET name = ?, name_norm = ?, suspended = ?, invite_from = ?, version = version + 1, updated = ?
 			WHERE id = ? AND version = ? RETURNING created`,
 			t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom, at.UnixMilli(), t.ID, t.Version).Scan(&created)
@@ -78,7 +78,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *store.Tenant) error {
 
 // ListTenants lists every tenant by name.
 func (s *Store) ListTenants(ctx context.Context) ([]*store.Tenant, error) {
-	return list(ctx, s.r, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY name_norm, id`)
+	return list(ctx, s.rd, scanTenant, `SELECT `+tenantCols+` FROM tenants ORDER BY name_norm, id`)
 }
 
 // list runs a query and scans every row with scan.
@@ -129,25 +129,25 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 		t.CreatedAt = now()
 	}
 	t.CreatedAt = store.Timestamp(t.CreatedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO tokens (id, tenant_id, name, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.TenantID, t.Name, t.Hash, t.CreatedAt.UnixMilli(), ms(t.LastUsedAt), ms(t.RevokedAt))
 	return constraint(err, map[string]string{"tokens.hash": "hash", "tokens.id": "id"}, nil)
 }
 
 // TokenByHash finds a token of any tenant by the hash of its secret.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.rd.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
 	return t, notFound(err)
 }
 
 // ListTokens lists the tenant's tokens, oldest first.
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]*store.Token, error) {
-	return list(ctx, s.r, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE tenant_id = ? ORDER BY created, id`, tenantID)
+	return list(ctx, s.rd, scanToken, `SELECT `+tokenCols+` FROM tokens WHERE tenant_id = ? ORDER BY created, id`, tenantID)
 }
 
 // RevokeToken revokes the token at at; revoking twice keeps the first time.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE tenant_id = ? AND id = ?`,
+	res, err := s.wr.ExecContext(ctx, `UPDATE tokens SET revoked = COALESCE(revoked, ?) WHERE tenant_id = ? AND id = ?`,
 		store.Timestamp(at).UnixMilli(), tenantID, id)
 	if err != nil {
 		return err
@@ -166,12 +166,12 @@ const touchEvery = time.Minute
 // TouchToken records a use at most once per touchEvery.
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	at = store.Timestamp(at)
-	res, err := s.w.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used <= ?)`,
+	res, err := s.wr.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used <= ?)`,
 		at.UnixMilli(), id, at.Add(-touchEvery).UnixMilli())
 	if err != nil || rowsAffected(res) > 0 {
 		return err
 	}
-	ok, err := exists(ctx, s.r, `SELECT 1 FROM tokens WHERE id = ?`, id)
+	ok, err := exists(ctx, s.rd, `SELECT 1 FROM tokens WHERE id = ?`, id)
 	if err == nil && !ok {
 		err = store.ErrNotFound
 	}
@@ -203,7 +203,7 @@ func (s *Store) CreateProduct(ctx context.Context, p *store.Product) error {
 		p.ID = store.NewID()
 	}
 	at := now()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO products (id, code, name, version, created, updated) VALUES (?, ?, ?, 1, ?, ?)`,
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO products (id, code, name, version, created, updated) VALUES (?, ?, ?, 1, ?, ?)`,
 		p.ID, p.Code, p.Name, at.UnixMilli(), at.UnixMilli())
 	if err != nil {
 		return constraint(err, productConflicts, nil)
@@ -214,13 +214,13 @@ func (s *Store) CreateProduct(ctx context.Context, p *store.Product) error {
 
 // GetProduct reads a product by id.
 func (s *Store) GetProduct(ctx context.Context, id string) (*store.Product, error) {
-	p, err := scanProduct(s.r.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`, id))
+	p, err := scanProduct(s.rd.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE id = ?`, id))
 	return p, notFound(err)
 }
 
 // GetProductByCode reads a product by its code (exact).
 func (s *Store) GetProductByCode(ctx context.Context, code string) (*store.Product, error) {
-	p, err := scanProduct(s.r.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE code = ?`, code))
+	p, err := scanProduct(s.rd.QueryRowContext(ctx, `SELECT `+productCols+` FROM products WHERE code = ?`, code))
 	return p, notFound(err)
 }
 
@@ -231,7 +231,7 @@ func (s *Store) UpdateProduct(ctx context.Context, p *store.Product) error {
 	}
 	at := now()
 	var created int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE products SET code = ?, name = ?, version = version + 1, updated = ?
 			WHERE id = ? AND version = ? RETURNING created`, p.Code, p.Name, at.UnixMilli(), p.ID, p.Version).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -248,5 +248,5 @@ func (s *Store) UpdateProduct(ctx context.Context, p *store.Product) error {
 
 // ListProducts lists the catalogue by code.
 func (s *Store) ListProducts(ctx context.Context) ([]*store.Product, error) {
-	return list(ctx, s.r, scanProduct, `SELECT `+productCols+` FROM products ORDER BY code`)
+	return list(ctx, s.rd, scanProduct, `SELECT `+productCols+` FROM products ORDER BY code`)
 }

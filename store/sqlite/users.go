@@ -2,15 +2,20 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
+	"slices"
 
 	"github.com/roster-scim/roster/store"
 )
 
 // userCols are the columns scanUser reads, in its order.
 const userCols = `tenant_id, id, version, created, updated, doc`
+
+const (
+	insertUser = `INSERT INTO users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, active, version, created, updated, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertEmail = `INSERT OR IGNORE INTO user_emails (tenant_id, value_norm, user_id) VALUES (?, ?, ?)`
+)
 
 var userConflicts = map[string]string{
 	"users.user_name_norm": "userName",
@@ -31,7 +36,7 @@ func scanUser(sc scanner) (*store.User, error) {
 		return nil, err
 	}
 	u := new(store.User)
-	if err := json.Unmarshal(doc, u); err != nil {
+	if err := json.Unmarshal(doc, (*userDoc)(u)); err != nil {
 		return nil, err
 	}
 	// The columns are authoritative: doc may predate the last version bump.
@@ -81,23 +86,21 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	}
 	t := now()
 	u.Version, u.CreatedAt, u.UpdatedAt = 1, t, t
-	doc, err := json.Marshal(u)
+	doc, err := json.Marshal((*userDoc)(u))
 	if err != nil {
 		return err
 	}
 	emails := emailKeys(u)
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, s.insertUser)
-		if _, err := ins.ExecContext(ctx, u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
+	err = s.tx(ctx, func(tx *wtx) error {
+		if _, err := tx.ExecContext(ctx, insertUser, u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
 			store.NormDisplayName(u.DisplayName), boolInt(u.Active), u.Version, t.UnixMilli(), t.UnixMilli(), doc); err != nil {
 			return constraint(err, userConflicts, nil)
 		}
 		if len(emails) == 0 {
 			return nil
 		}
-		ie := tx.StmtContext(ctx, s.insertEmail)
 		for _, e := range emails {
-			if _, err := ie.ExecContext(ctx, u.TenantID, u.ID, e); err != nil {
+			if _, err := tx.ExecContext(ctx, insertEmail, u.TenantID, e, u.ID); err != nil {
 				return err
 			}
 		}
@@ -111,13 +114,14 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser reads one user.
 func (s *Store) GetUser(ctx context.Context, tenantID, id string) (*store.User, error) {
-	u, err := scanUser(s.getUser.QueryRowContext(ctx, tenantID, id))
+	u, err := scanUser(s.rd.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return u, notFound(err)
 }
 
 // GetUserByUserName reads the user whose userName folds to the same value.
 func (s *Store) GetUserByUserName(ctx context.Context, tenantID, userName string) (*store.User, error) {
-	u, err := scanUser(s.getUserByName.QueryRowContext(ctx, tenantID, store.NormUserName(userName)))
+	u, err := scanUser(s.rd.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND user_name_norm = ?`,
+		tenantID, store.NormUserName(userName)))
 	return u, notFound(err)
 }
 
@@ -127,40 +131,65 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	t := now()
-	nu := *u
-	nu.Version, nu.UpdatedAt = u.Version+1, t
-	doc, err := json.Marshal(&nu)
+	doc, err := json.Marshal((*userDoc)(u))
 	if err != nil {
 		return err
 	}
 	var created int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
-				active = ?, version = version + 1, updated = ?, doc = ?
-			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
-			u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
-			boolInt(u.Active), t.UnixMilli(), doc, u.TenantID, u.ID, u.Version).Scan(&created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return casMiss(ctx, tx, "users", u.TenantID, u.ID)
+	err = s.tx(ctx, func(tx *wtx) error {
+		old, err := lockUser(ctx, tx, u.TenantID, u.ID, u.Version)
+		if err != nil {
+			return err
 		}
+		err = tx.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
+				active = ?, version = version + 1, updated = ?, doc = ?
+			WHERE tenant_id = ? AND id = ? RETURNING created`,
+			u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
+			boolInt(u.Active), t.UnixMilli(), doc, u.TenantID, u.ID).Scan(&created)
 		if err != nil {
 			return constraint(err, userConflicts, nil)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE tenant_id = ? AND user_id = ?`, u.TenantID, u.ID); err != nil {
-			return err
-		}
-		ie := tx.StmtContext(ctx, s.insertEmail)
-		for _, e := range emailKeys(u) {
-			if _, err := ie.ExecContext(ctx, u.TenantID, u.ID, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.replaceEmails(ctx, tx, u.TenantID, u.ID, emailKeys(old), emailKeys(u))
 	})
 	if err != nil {
 		return err
 	}
-	u.Version, u.UpdatedAt, u.CreatedAt = nu.Version, t, msTime(created)
+	u.Version, u.UpdatedAt, u.CreatedAt = u.Version+1, t, msTime(created)
+	return nil
+}
+
+// lockUser reads the stored user inside a write transaction, checking its
+// version unless version is 0.
+func lockUser(ctx context.Context, tx *wtx, tenantID, id string, version int64) (*store.User, error) {
+	old, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if version != 0 && old.Version != version {
+		return nil, store.ErrPrecondition
+	}
+	return old, nil
+}
+
+// replaceEmails moves the user's e-mail index rows from the values was to
+// the values want, touching only the ones that differ.
+func (s *Store) replaceEmails(ctx context.Context, tx *wtx, tenantID, userID string, was, want []string) error {
+	for _, v := range was {
+		if slices.Contains(want, v) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE tenant_id = ? AND value_norm = ? AND user_id = ?`, tenantID, v, userID); err != nil {
+			return err
+		}
+	}
+	for _, v := range want {
+		if slices.Contains(was, v) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, insertEmail, tenantID, v, userID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -169,17 +198,16 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 // changed), devices, assignments (returning their seats), and invitations
 // that could otherwise activate a user who no longer exists.
 func (s *Store) DeleteUser(ctx context.Context, tenantID, id string, version int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		err := tx.QueryRowContext(ctx, `SELECT version FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&cur)
+	return s.tx(ctx, func(tx *wtx) error {
+		old, err := lockUser(ctx, tx, tenantID, id, version)
 		if err != nil {
-			return notFound(err)
-		}
-		if version != 0 && cur != version {
-			return store.ErrPrecondition
+			return err
 		}
 		t := now().UnixMilli()
 		if err := returnSeatsOfUser(ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		if err := s.replaceEmails(ctx, tx, tenantID, id, emailKeys(old), nil); err != nil {
 			return err
 		}
 		for _, q := range []string{
@@ -201,7 +229,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID, id string, version int
 
 // returnSeatsOfUser gives the pools back the seats the user's active
 // assignments hold.
-func returnSeatsOfUser(ctx context.Context, tx *sql.Tx, tenantID, userID string) error {
+func returnSeatsOfUser(ctx context.Context, tx *wtx, tenantID, userID string) error {
 	_, err := tx.ExecContext(ctx, `UPDATE pools SET
 			assigned = assigned - (SELECT COUNT(*) FROM assignments a
 				WHERE a.tenant_id = pools.tenant_id AND a.pool_id = pools.id AND a.user_id = ?2 AND a.state = 'active' AND a.over = 0),

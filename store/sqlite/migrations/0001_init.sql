@@ -49,14 +49,15 @@ CREATE INDEX users_updated ON users (tenant_id, updated);
 
 -- One row per distinct folded e-mail value of a user (including the empty
 -- value, which only value-path filters such as emails[not (value pr)] see).
+-- The key leads with the value, so the table is its own lookup index and a
+-- new user costs one page here; rows are deleted by their full key, from
+-- the values in the user's doc.
 CREATE TABLE user_emails (
 	tenant_id  TEXT NOT NULL,
-	user_id    TEXT NOT NULL,
 	value_norm TEXT NOT NULL,
-	PRIMARY KEY (tenant_id, user_id, value_norm),
-	FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+	user_id    TEXT NOT NULL,
+	PRIMARY KEY (tenant_id, value_norm, user_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX user_emails_value ON user_emails (tenant_id, value_norm);
 
 CREATE TABLE groups (
 	tenant_id         TEXT    NOT NULL,
@@ -129,11 +130,13 @@ CREATE TABLE rules (
 ) STRICT;
 CREATE INDEX rules_pool ON rules (tenant_id, pool_id);
 
+-- Keyed by (tenant, pool, user), the unique key of an assignment, so a
+-- seat claim writes three B-trees plus the pool's row.
 CREATE TABLE assignments (
 	tenant_id TEXT    NOT NULL,
-	id        TEXT    NOT NULL,
 	pool_id   TEXT    NOT NULL,
 	user_id   TEXT    NOT NULL,
+	id        TEXT    NOT NULL,
 	state     TEXT    NOT NULL,
 	reason    TEXT    NOT NULL DEFAULT '',
 	sources   TEXT    NOT NULL DEFAULT '[]',
@@ -141,11 +144,10 @@ CREATE TABLE assignments (
 	version   INTEGER NOT NULL,
 	created   INTEGER NOT NULL,
 	updated   INTEGER NOT NULL,
-	PRIMARY KEY (tenant_id, id),
-	UNIQUE (tenant_id, pool_id, user_id)
-) STRICT;
+	PRIMARY KEY (tenant_id, pool_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX assignments_id ON assignments (tenant_id, id);
 CREATE INDEX assignments_user ON assignments (tenant_id, user_id);
-CREATE INDEX assignments_pool_state ON assignments (tenant_id, pool_id, state, created);
 
 CREATE TABLE devices (
 	tenant_id     TEXT    NOT NULL,
