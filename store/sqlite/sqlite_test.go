@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/filter"
 	"github.com/roster-scim/roster/store/storetest"
 )
 
@@ -47,4 +51,167 @@ func (s crashStore) CrashClaimSeat(ctx context.Context, a *store.Assignment, ste
 		_, err := tx.ExecContext(ctx, `UPDATE pools SET assigned = assigned + 1 WHERE tenant_id = ? AND id = ? AND assigned < total`, a.TenantID, a.PoolID)
 		return err
 	})
+}
+
+func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested dir", "données")
+	path := filepath.Join(dir, "roster.db")
+	// Several nodes starting together on a new file apply each migration
+	// exactly once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			errs <- s.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+	}
+	s := openTest(t, path)
+	steps, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, latest int
+	if err := s.r.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &latest); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(steps) || latest != steps[len(steps)-1].version {
+		t.Errorf("schema_migrations has %d rows up to %d, want %d up to %d", n, latest, len(steps), steps[len(steps)-1].version)
+	}
+	v, err := s.SchemaVersion(context.Background())
+	if err != nil || v != latest {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, latest)
+	}
+	var mode string
+	if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk int
+	if err := s.r.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys on readers = %d, %v; want 1", fk, err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	// Readers cannot write, whatever a bug would ask of them.
+	if _, err := s.r.Exec(`DELETE FROM users`); err == nil {
+		t.Errorf("a reader connection wrote")
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a database from a newer build: %v, want an error saying the schema is newer", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(file, []byte(strings.Repeat("not a database\n", 300)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"parent is a file", filepath.Join(file, "roster.db"), "create data directory"},
+		{"not a database", file, "not a database"},
+		{"empty path", "", "not a database file path"},
+		{"query string", filepath.Join(dir, "x.db?mode=ro"), "not a database file path"},
+		{"memory", ":memory:", "not a database file path"},
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "read-only")
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		tests = append(tests, struct{ name, path, want string }{"unwritable directory", filepath.Join(ro, "roster.db"), "not writable"})
+	}
+	for _, tt := range tests {
+		s, err := Open(tt.path)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: Open(%q) succeeded", tt.name, tt.path)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Open(%q) = %v, want it to say %q", tt.name, tt.path, err, tt.want)
+		}
+	}
+}
+
+// TestQueryPlansUseIndexes keeps the filters IdPs send on hot paths (and
+// delta syncs by meta.lastModified) on an index: a full scan of a large
+// tenant would pass every functional test and still be an outage.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
+	c := func(name, sub, op string, v any) store.Expr {
+		return store.Compare{Attr: store.AttrPath{Name: name, Sub: sub}, Op: op, Value: v}
+	}
+	tests := []struct {
+		res     resource
+		indexed func(store.AttrPath) bool
+		q       store.Query
+		want    string
+	}{
+		{users, filter.UserIndexed, store.Query{Filter: c("userName", "", "eq", "Alice")}, "users_user_name"},
+		{users, filter.UserIndexed, store.Query{Filter: c("userName", "", "sw", "al")}, "users_user_name"},
+		{users, filter.UserIndexed, store.Query{Filter: c("externalId", "", "eq", "00u1")}, "users_external_id"},
+		{users, filter.UserIndexed, store.Query{Filter: c("id", "", "eq", "x")}, "sqlite_autoindex_users_1 (tenant_id=? AND id=?)"},
+		{users, filter.UserIndexed, store.Query{Filter: c("emails", "value", "eq", "a@b")}, "PRIMARY KEY (tenant_id=? AND value_norm=?)"},
+		{users, filter.UserIndexed, store.Query{Filter: c("meta", "lastModified", "gt", "2026-01-01T00:00:00Z")}, "users_updated"},
+		{users, filter.UserIndexed, store.Query{SortBy: store.AttrPath{Name: "userName"}}, "users_user_name"},
+		{groups, filter.GroupIndexed, store.Query{Filter: c("displayName", "", "eq", "Eng")}, "groups_display_name"},
+		{groups, filter.GroupIndexed, store.Query{Filter: c("externalId", "", "eq", "g1")}, "groups_external_id"},
+		{groups, filter.GroupIndexed, store.Query{Filter: c("members", "value", "eq", "u1")}, "memberships_member"},
+	}
+	for _, tt := range tests {
+		p, err := plan(tt.res, "t1", tt.q, tt.indexed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		table := map[string]string{"u": "users", "g": "groups"}[tt.res.alias]
+		q := `EXPLAIN QUERY PLAN SELECT ` + tt.res.alias + `.id FROM ` + table + ` ` + tt.res.alias + ` WHERE ` + p.where + p.orderBy(tt.res.alias) + ` LIMIT 10`
+		rows, err := s.r.Query(q, p.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "; ")
+		if !strings.Contains(all, tt.want) || strings.Contains(all, "SCAN "+tt.res.alias) {
+			t.Errorf("WHERE %s: plan %q, want it to use %s and not scan", p.where, all, tt.want)
+		}
+	}
 }

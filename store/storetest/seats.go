@@ -556,6 +556,12 @@ func testDevices(t *testing.T, e *env) {
 	d, err := bind(ben, bseat, pr.ID, "DEV-2")
 	e.must(err, "BindDevice(unbound code, other user)")
 	same(t, d.UserID, ben.ID, "new owner of an unbound code")
+
+	// Deleting a pool leaves its devices, unbound.
+	e.must(e.s.DeletePool(e.ctx, ten.ID, pool2.ID), "DeletePool")
+	got, err = e.s.GetDeviceByCode(e.ctx, ten.ID, pr2.ID, "DEV-1")
+	e.must(err, "GetDeviceByCode after DeletePool")
+	same(t, got.AssignmentID, "", "AssignmentID of a device whose pool was deleted")
 }
 
 func testDeleteUserCascade(t *testing.T, e *env) {
