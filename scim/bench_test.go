@@ -169,6 +169,14 @@ func BenchmarkFilterUserName(b *testing.B) {
 
 func BenchmarkListPage100(b *testing.B) {
 	f := fixture(b)
+	for b.Loop() {
+		serve(b, f.h, "GET", testBase+"/Users?count=100", "", 200)
+	}
+}
+
+// BenchmarkListPage100Deep reads pages at random offsets.
+func BenchmarkListPage100Deep(b *testing.B) {
+	f := fixture(b)
 	i := 0
 	for b.Loop() {
 		serve(b, f.h, "GET", fmt.Sprintf("%s/Users?startIndex=%d&count=100", testBase, 1+(i%(benchUsers-100))), "", 200)
