@@ -243,7 +243,7 @@ func (s *Store) bindOnce(ctx context.Context, d *store.Device, maxPerSeat int) (
 		set = append(set, bson.E{Key: "name", Value: d.Name})
 	}
 	var nd deviceDoc
-	err = s.c.devices.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: cur.ID}, {Key: "version", Value: cur.Version}},
+	err = s.c.devices.FindOneAndUpdate(ctx, match(cur.TenantID, cur.ID, bson.E{Key: "version", Value: cur.Version}),
 		bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&nd)
 	if errors.Is(err, mongodrv.ErrNoDocuments) {
@@ -323,7 +323,7 @@ func (s *Store) SetDeviceState(ctx context.Context, tenantID, id, state string) 
 				took = true
 			}
 		}
-		res, err := s.c.devices.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}},
+		res, err := s.c.devices.UpdateOne(ctx, match(d.TenantID, d.ID, bson.E{Key: "version", Value: d.Version}),
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: state}, {Key: "updatedAt", Value: now()}}},
 				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
 		if err == nil && res.MatchedCount == 0 {

@@ -350,6 +350,13 @@ func idFilter(tenantID, id string) bson.D {
 	return bson.D{{Key: "_id", Value: id}, {Key: "tenantId", Value: tenantID}}
 }
 
+// match is idFilter with more conditions: every write to a tenant's
+// record names its tenant, which also targets one shard when the
+// collection is sharded by tenantId.
+func match(tenantID, id string, more ...bson.E) bson.D {
+	return append(idFilter(tenantID, id), more...)
+}
+
 // findOne decodes the first document of filter into a new T.
 func findOne[T any](ctx context.Context, coll *mongodrv.Collection, filter any, opts ...options.Lister[options.FindOneOptions]) (*T, error) {
 	ctx, cancel := withTimeout(ctx)

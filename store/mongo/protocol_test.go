@@ -400,8 +400,26 @@ func testDeviceSlotLeak(t *testing.T, uri string) {
 	if err := bind(f.s, "D2"); !errors.Is(err, store.ErrDeviceLimit) {
 		t.Errorf("bind while the leaked slot is young: %v, want ErrDeviceLimit", err)
 	}
-	if err := bind(f.later(), "D2"); err != nil {
-		t.Errorf("bind once the leaked slot is old: %v", err)
+	// Recount frees it once it is old.
+	if _, err := f.later().Recount(f.ctx, f.ten.ID, f.pool.ID); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = f.s.GetAssignment(f.ctx, f.ten.ID, f.pool.ID, seat.UserID)
+	if a.Devices != 0 {
+		t.Errorf("Devices after Recount = %d, want the leaked slot freed", a.Devices)
+	}
+	if err := bind(f.s, "D2"); err != nil {
+		t.Errorf("bind once the leaked slot is freed: %v", err)
+	}
+	d2, err := f.s.GetDeviceByCode(f.ctx, f.ten.ID, f.prod.ID, "D2")
+	f.must(err)
+	f.must(f.s.UnbindDevice(f.ctx, f.ten.ID, d2.ID))
+	if err := bind(f.crashing("bind.slot"), "D3"); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	// A bind finding the seat full frees old leaked slots itself.
+	if err := bind(f.later(), "D4"); err != nil {
+		t.Errorf("bind onto a seat full of an old leaked slot: %v", err)
 	}
 	// The crashed code was never stored, so it can be bound afresh later.
 	if _, err := f.s.GetDeviceByCode(f.ctx, f.ten.ID, f.prod.ID, "D1"); !errors.Is(err, store.ErrNotFound) {

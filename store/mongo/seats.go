@@ -188,7 +188,7 @@ func (s *Store) clearTombstone(ctx context.Context, d *assignmentDoc) error {
 			return err
 		}
 	}
-	_, err = s.c.assignments.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: d.Claim}})
+	_, err = s.c.assignments.DeleteOne(ctx, match(d.TenantID, d.ID, bson.E{Key: "state", Value: stateReleased}, bson.E{Key: "claim", Value: d.Claim}))
 	return mapErr(err, collAssignments)
 }
 
@@ -312,7 +312,7 @@ func (s *Store) claimOnce(ctx context.Context, pool *poolDoc, a *store.Assignmen
 	case store.AssignPending:
 		// Another claim is between its steps: add our sources and wait for
 		// it to settle, unless a dead node left it behind.
-		if _, err := s.c.assignments.UpdateOne(ctx, bson.D{{Key: "_id", Value: cur.ID}, {Key: "state", Value: store.AssignPending}},
+		if _, err := s.c.assignments.UpdateOne(ctx, match(cur.TenantID, cur.ID, bson.E{Key: "state", Value: store.AssignPending}),
 			bson.D{{Key: "$addToSet", Value: bson.D{{Key: "sources", Value: bson.D{{Key: "$each", Value: sources}}}}}}); err != nil {
 			return nil, mapErr(err, collAssignments)
 		}
@@ -342,7 +342,7 @@ func (s *Store) claimOnce(ctx context.Context, pool *poolDoc, a *store.Assignmen
 func (s *Store) casAssignment(ctx context.Context, cur *assignmentDoc, set bson.D, t time.Time) (*assignmentDoc, error) {
 	var d assignmentDoc
 	err := s.c.assignments.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: cur.ID}, {Key: "version", Value: cur.Version}, {Key: "state", Value: cur.State}},
+		match(cur.TenantID, cur.ID, bson.E{Key: "version", Value: cur.Version}, bson.E{Key: "state", Value: cur.State}),
 		bson.D{{Key: "$set", Value: append(set, bson.E{Key: "updatedAt", Value: t})}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if errors.Is(err, mongodrv.ErrNoDocuments) {
@@ -362,7 +362,7 @@ func (s *Store) takeSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, t
 	if errors.Is(err, store.ErrNoSeats) {
 		var w assignmentDoc
 		err := s.c.assignments.FindOneAndUpdate(ctx,
-			bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: store.AssignPending}, {Key: "claim", Value: tok}},
+			match(d.TenantID, d.ID, bson.E{Key: "state", Value: store.AssignPending}, bson.E{Key: "claim", Value: tok}),
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignWaiting}, {Key: "reason", Value: reasonNoSeats},
 				{Key: "over", Value: false}, {Key: "updatedAt", Value: t}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
 			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&w)
@@ -382,7 +382,7 @@ func (s *Store) takeSeat(ctx context.Context, pool *poolDoc, d *assignmentDoc, t
 	}
 	var got assignmentDoc
 	err = s.c.assignments.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: store.AssignPending}, {Key: "claim", Value: tok}},
+		match(d.TenantID, d.ID, bson.E{Key: "state", Value: store.AssignPending}, bson.E{Key: "claim", Value: tok}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "reason", Value: ""},
 			{Key: "over", Value: e.Over}, {Key: "updatedAt", Value: t}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&got)
@@ -507,8 +507,8 @@ func (s *Store) giveBack(ctx context.Context, pool *poolDoc, e journalEntry) err
 }
 
 // dropTombstone deletes the tombstone a step with token tok left.
-func (s *Store) dropTombstone(ctx context.Context, id, tok string) error {
-	_, err := s.c.assignments.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}})
+func (s *Store) dropTombstone(ctx context.Context, tenantID, id, tok string) error {
+	_, err := s.c.assignments.DeleteOne(ctx, match(tenantID, id, bson.E{Key: "state", Value: stateReleased}, bson.E{Key: "claim", Value: tok}))
 	return mapErr(err, collAssignments)
 }
 
@@ -535,7 +535,7 @@ func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale
 			}
 			// The claimer died after counting the seat: finish its claim.
 			res, err := s.c.assignments.UpdateOne(ctx,
-				bson.D{{Key: "_id", Value: a.ID}, {Key: "state", Value: store.AssignPending}, {Key: "claim", Value: e.Tok}},
+				match(a.TenantID, a.ID, bson.E{Key: "state", Value: store.AssignPending}, bson.E{Key: "claim", Value: e.Tok}),
 				bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "reason", Value: ""},
 					{Key: "over", Value: e.Over}, {Key: "updatedAt", Value: now()}}}, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
 			if err != nil {
@@ -556,7 +556,7 @@ func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale
 			if err := s.giveBack(ctx, pool, e); err != nil {
 				return false, err
 			}
-			return true, s.dropTombstone(ctx, a.ID, e.Tok)
+			return true, s.dropTombstone(ctx, a.TenantID, a.ID, e.Tok)
 		case a != nil && a.State == store.AssignActive && !stale:
 			return false, nil
 		}
@@ -574,7 +574,7 @@ func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale
 			if err := s.dropEntry(ctx, pool, e.A, e.Tok); err != nil {
 				return false, err
 			}
-			return true, s.dropTombstone(ctx, e.A, e.Tok)
+			return true, s.dropTombstone(ctx, pool.TenantID, e.A, e.Tok)
 		case mine && a.State == stateReleased:
 			// The giver let go and the receiver never got it: the move did
 			// not happen, so the giver keeps the seat.
@@ -596,7 +596,7 @@ func (s *Store) settle(ctx context.Context, pool *poolDoc, e journalEntry, stale
 // restoreGiver makes the giver of an unfinished move active again.
 func (s *Store) restoreGiver(ctx context.Context, a *assignmentDoc, tok string) error {
 	_, err := s.c.assignments.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: a.ID}, {Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}},
+		match(a.TenantID, a.ID, bson.E{Key: "state", Value: stateReleased}, bson.E{Key: "claim", Value: tok}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "updatedAt", Value: now()}}},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
 	return mapErr(err, collAssignments)
@@ -641,7 +641,7 @@ func (s *Store) note(ctx context.Context, d *assignmentDoc, e journalEntry) (*po
 // change of d since it was read is errRetry.
 func (s *Store) deactivate(ctx context.Context, d *assignmentDoc, state, reason string) error {
 	at := now()
-	match := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: d.Version}, {Key: "state", Value: d.State}}
+	cas := match(d.TenantID, d.ID, bson.E{Key: "version", Value: d.Version}, bson.E{Key: "state", Value: d.State})
 	set := func(state, tok string) bson.D {
 		fields := bson.D{{Key: "state", Value: state}, {Key: "reason", Value: reason}, {Key: "over", Value: false}, {Key: "updatedAt", Value: at}}
 		if tok != "" {
@@ -655,13 +655,13 @@ func (s *Store) deactivate(ctx context.Context, d *assignmentDoc, state, reason 
 		}
 		var n int64
 		if state == "" {
-			res, err := s.c.assignments.DeleteOne(ctx, match)
+			res, err := s.c.assignments.DeleteOne(ctx, cas)
 			if err != nil {
 				return mapErr(err, collAssignments)
 			}
 			n = res.DeletedCount
 		} else {
-			res, err := s.c.assignments.UpdateOne(ctx, match, set(state, ""))
+			res, err := s.c.assignments.UpdateOne(ctx, cas, set(state, ""))
 			if err != nil {
 				return mapErr(err, collAssignments)
 			}
@@ -685,7 +685,7 @@ func (s *Store) deactivate(ctx context.Context, d *assignmentDoc, state, reason 
 	if target == "" {
 		target = stateReleased
 	}
-	res, err := s.c.assignments.UpdateOne(ctx, match, set(target, tok))
+	res, err := s.c.assignments.UpdateOne(ctx, cas, set(target, tok))
 	if err != nil {
 		return mapErr(err, collAssignments)
 	}
@@ -707,7 +707,7 @@ func (s *Store) deactivate(ctx context.Context, d *assignmentDoc, state, reason 
 		}
 	}
 	if state == "" {
-		return s.dropTombstone(ctx, d.ID, tok)
+		return s.dropTombstone(ctx, d.TenantID, d.ID, tok)
 	}
 	return nil
 }
@@ -841,7 +841,7 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 		return nil, err
 	}
 	res, err := s.c.assignments.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: from.ID}, {Key: "version", Value: from.Version}, {Key: "state", Value: store.AssignActive}},
+		match(from.TenantID, from.ID, bson.E{Key: "version", Value: from.Version}, bson.E{Key: "state", Value: store.AssignActive}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: stateReleased}, {Key: "claim", Value: tok}, {Key: "updatedAt", Value: at}}},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}})
 	if err != nil {
@@ -867,7 +867,7 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 		}
 	} else {
 		err = s.c.assignments.FindOneAndUpdate(ctx,
-			bson.D{{Key: "_id", Value: to.ID}, {Key: "version", Value: to.Version}, {Key: "state", Value: to.State}},
+			match(to.TenantID, to.ID, bson.E{Key: "version", Value: to.Version}, bson.E{Key: "state", Value: to.State}),
 			bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: store.AssignActive}, {Key: "reason", Value: ""}, {Key: "over", Value: from.Over},
 				{Key: "sources", Value: mergeSources(to.Sources, []string{store.SourceDirect})}, {Key: "claim", Value: tok}, {Key: "updatedAt", Value: at}}},
 				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}},
@@ -894,7 +894,7 @@ func (s *Store) move(ctx context.Context, from, to *assignmentDoc, toUserID stri
 	if err := s.dropEntry(ctx, pool, from.ID, tok); err != nil {
 		return nil, err
 	}
-	if err := s.dropTombstone(ctx, from.ID, tok); err != nil {
+	if err := s.dropTombstone(ctx, from.TenantID, from.ID, tok); err != nil {
 		return nil, err
 	}
 	return &got, s.unbindDevicesOf(ctx, from.TenantID, []string{from.ID})
@@ -973,7 +973,8 @@ func (s *Store) finishPending(ctx context.Context, pool *poolDoc, d *assignmentD
 // journal entries left by dead nodes, finishes their pending claims (a seat
 // if one is free, overage under allow-over, else waiting), clears their
 // tombstones, moves seats beyond Total to waiting (or overage under
-// allow-over), and sets Assigned and Overage from the active assignments.
+// allow-over), sets Assigned and Overage from the active assignments, and
+// frees device slots that dead binds left.
 // It returns how far the counters were off plus how many assignments it
 // changed; 0 means the pool was consistent. Steps of live operations on
 // other nodes are waited for, never undone.
@@ -1021,8 +1022,11 @@ func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, erro
 		}
 		n, done, err := s.recountOnce(ctx, p)
 		fixed += n
-		if err != nil || done {
+		if err != nil {
 			return fixed, err
+		}
+		if done {
+			return fixed, s.collectPoolSlots(ctx, p)
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return fixed, err
@@ -1084,6 +1088,22 @@ func (s *Store) recountOnce(ctx context.Context, p *poolDoc) (fixed int, done bo
 		return 0, false, nil
 	}
 	return abs(seats-p.Assigned) + abs(over-p.Overage), true, nil
+}
+
+// collectPoolSlots frees device slots of the pool's seats that binds
+// which died half-way left behind (see collectSlots).
+func (s *Store) collectPoolSlots(ctx context.Context, p *poolDoc) error {
+	held, err := findAll[assignmentDoc](ctx, s.c.assignments, append(poolFilter(p.TenantID, p.ID),
+		bson.E{Key: "slots.0", Value: bson.D{{Key: "$exists", Value: true}}}))
+	if err != nil {
+		return err
+	}
+	for i := range held {
+		if _, err := s.collectSlots(ctx, &held[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func abs(n int) int {
