@@ -86,9 +86,9 @@ func (w *jsonWriter) time(t time.Time) {
 	w.comma = true
 }
 
-// any writes a value decoded from JSON (or validated by the schema
+// value writes a value decoded from JSON (or validated by the schema
 // package): strings, bools, numbers, nil, []any and map[string]any.
-func (w *jsonWriter) any(v any) {
+func (w *jsonWriter) value(v any) {
 	switch x := v.(type) {
 	case string:
 		w.str(x)
@@ -109,14 +109,14 @@ func (w *jsonWriter) any(v any) {
 	case []any:
 		w.open('[')
 		for _, e := range x {
-			w.any(e)
+			w.value(e)
 		}
 		w.close(']')
 	case map[string]any:
 		w.open('{')
 		for _, k := range sortedKeys(x) {
 			w.key(k)
-			w.any(x[k])
+			w.value(x[k])
 		}
 		w.close('}')
 	default:

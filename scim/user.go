@@ -223,7 +223,7 @@ func appendValue(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
 func appendElement(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
 	m, ok := v.(map[string]any)
 	if !ok || !a.complex() {
-		w.any(v)
+		w.value(v)
 		return
 	}
 	w.open('{')
@@ -233,7 +233,7 @@ func appendElement(w *jsonWriter, urn string, a *attrDef, v any, p *projection) 
 		}
 		if sv, ok := lookupKey(m, s.name); ok && !isEmptyValue(sv) {
 			w.key(s.name)
-			w.any(sv)
+			w.value(sv)
 		}
 	}
 	w.close('}')
