@@ -982,7 +982,12 @@ func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, erro
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	fixed := 0
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	// A step in flight finishes in milliseconds; one that does not within
+	// a few tries belongs to a node that stalled or died, which only the
+	// grace period tells apart, so Recount reports the pool busy and the
+	// reconciler comes back later rather than wait here.
+	const attempts = 8
+	for attempt := 0; attempt < attempts; attempt++ {
 		p, err := s.pool(ctx, tenantID, poolID)
 		if err != nil {
 			return fixed, err
@@ -1032,7 +1037,7 @@ func (s *Store) Recount(ctx context.Context, tenantID, poolID string) (int, erro
 			return fixed, err
 		}
 	}
-	return fixed, fmt.Errorf("%w: pool %s kept changing during recount", store.ErrPrecondition, poolID)
+	return fixed, fmt.Errorf("%w: pool %s is busy (seat steps in flight), recount again later", store.ErrPrecondition, poolID)
 }
 
 // recountOnce counts the active assignments and sets the counters if the
