@@ -30,6 +30,16 @@
 //   - arrayFilters and pipeline updates: refused with NotImplemented.
 //   - Query planning and index use: every query is a scan in Python, so
 //     timings mean nothing; only results are checked.
+//   - Replication, elections, failover, authentication, persistence: none
+//     (one in-memory server, lost on exit).
+//
+// Running it by hand, for example to watch the commands a test sends:
+//
+//	/usr/bin/python3 internal/mongostandin/standin.py --port 27017 --verbose
+//	ROSTER_TEST_MONGODB_URI=mongodb://127.0.0.1:27017/ go test ./store/mongo/
+//
+// With ROSTER_MONGOSTANDIN_VERBOSE=1, Start runs it with --verbose, and a
+// failing test prints the tail of its log.
 package mongostandin
 
 import (

@@ -3,6 +3,7 @@ package mongostandin
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -96,5 +97,25 @@ func TestStandin(t *testing.T) {
 	n, err := db.Collection("many").CountDocuments(ctx, bson.D{{Key: "i", Value: bson.D{{Key: "$gte", Value: 200}}}})
 	if err != nil || n != 50 {
 		t.Fatalf("count: %d %v", n, err)
+	}
+
+	// What the stand-in cannot do, it refuses rather than fake.
+	if os.Getenv(EnvURI) == "" {
+		_, err = coll.Find(ctx, bson.D{}, options.Find().SetCollation(&options.Collation{Locale: "en", Strength: 2}))
+		var ce mongo.CommandError
+		if !errors.As(err, &ce) || ce.Code != 238 {
+			t.Errorf("find with a collation: %v, want NotImplemented (238)", err)
+		}
+		sess, err := c.StartSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.EndSession(ctx)
+		_, err = sess.WithTransaction(ctx, func(ctx context.Context) (any, error) {
+			return coll.InsertOne(ctx, bson.D{{Key: "t", Value: "T"}, {Key: "n", Value: "in a transaction"}})
+		})
+		if !errors.As(err, &ce) || ce.Code != 20 {
+			t.Errorf("a transaction: %v, want IllegalOperation (20) as from a standalone mongod", err)
+		}
 	}
 }

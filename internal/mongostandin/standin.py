@@ -8,12 +8,23 @@ OP_QUERY handshake) and python3-mongomock is the in-memory query engine.
 This file only translates between the two, and maps mongomock's exceptions
 to the error codes a real server sends.
 
-What it is not: a database. There are no transactions, no collation, no
-TTL expiry, no replication and no real concurrency: mockupdb handles one
-request at a time under one lock, so every command is trivially atomic and
-isolated. Tests that pass here show that Roster sends the right commands
-and interprets the answers correctly; they show nothing about a real
-server's behaviour under concurrent load.
+What it is not: a database. There are no transactions (it answers like a
+standalone mongod), no collation, no TTL expiry, no replication, no
+authentication and no persistence (everything is lost on exit), and no
+real concurrency: mockupdb handles one request at a time under one lock,
+so every command is trivially atomic and isolated. writeConcern,
+readConcern, readPreference and maxTimeMS are accepted and ignored;
+collation, arrayFilters and pipeline updates are refused with
+NotImplemented. Creating a new unique index with a partialFilterExpression
+on a collection that already holds documents is checked by mongomock
+without the filter. Tests that pass here show that Roster sends the right
+commands and interprets the answers correctly; they show nothing about a
+real server's behaviour under concurrent load, elections or failover.
+
+Two pieces of mongomock and mockupdb are replaced, both marked: the
+unique-index check (so a violation reports keyPattern and keyValue like a
+real E11000) and mockupdb's logging of every message (which cost half the
+time even with logging off).
 
 Usage: standin.py [--port N] [--verbose] [--watch-stdin]
 Prints the connection URI as the first line of stdout once it accepts
