@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type Deps struct {
 type server struct {
 	Deps
 	dummyHash string
+	// hashing bounds concurrent argon2id checks: each takes 19 MiB, and a
+	// burst of sign-ins must queue rather than exhaust memory.
+	hashing chan struct{}
 }
 
 // New returns the handler for /api/v1/devices/... and /.well-known/jwks.json.
@@ -48,7 +52,7 @@ func New(d Deps) http.Handler {
 	if d.MaxBody == 0 {
 		d.MaxBody = 64 << 10
 	}
-	s := &server{Deps: d}
+	s := &server{Deps: d, hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	// A hash to check against when the user does not exist, so a wrong
 	// user name costs the same time as a wrong password.
 	s.dummyHash, _ = auth.HashPassword("roster-dummy-password")
@@ -187,6 +191,17 @@ var (
 	errTenantSuspended = errors.New("this organisation's account is suspended")
 )
 
+// checkPassword runs one argon2id check once a hashing slot is free.
+func (s *server) checkPassword(ctx context.Context, hash, password string) error {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return auth.CheckPassword(hash, password)
+}
+
 func (s *server) authenticate(ctx context.Context, tenantID string, req loginRequest) (*store.User, error) {
 	if req.Password == "" {
 		if s.IDTokens == nil {
@@ -203,7 +218,7 @@ func (s *server) authenticate(ctx context.Context, tenantID string, req loginReq
 	u, err := s.Store.GetUserByUserName(ctx, tenantID, req.UserName)
 	if errors.Is(err, store.ErrNotFound) {
 		if req.Password != "" {
-			_ = auth.CheckPassword(s.dummyHash, req.Password)
+			_ = s.checkPassword(ctx, s.dummyHash, req.Password)
 		}
 		return nil, auth.ErrBadPassword
 	}
@@ -212,10 +227,10 @@ func (s *server) authenticate(ctx context.Context, tenantID string, req loginReq
 	}
 	if req.Password != "" {
 		if u.PasswordHash == "" {
-			_ = auth.CheckPassword(s.dummyHash, req.Password)
+			_ = s.checkPassword(ctx, s.dummyHash, req.Password)
 			return nil, auth.ErrBadPassword
 		}
-		if err := auth.CheckPassword(u.PasswordHash, req.Password); err != nil {
+		if err := s.checkPassword(ctx, u.PasswordHash, req.Password); err != nil {
 			return nil, err
 		}
 	}

@@ -59,6 +59,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runToken(ctx, rest, stdout, stderr)
 	case "version":
 		return runVersion(rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "bench-baseline": // the child `roster bench` starts; not for people
+		return runBenchBaseline(ctx, rest, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return Main(ctx, []string{rest[0], "--help"}, stdout, stderr)
@@ -77,6 +81,7 @@ Usage:
   roster tenant create NAME | list                                 manage tenants
   roster token  create --tenant T [--name N] | list --tenant T | revoke --tenant T ID
                                                                    manage SCIM tokens
+  roster bench  [--users N] [--groups M] [--json FILE]            measure against a bare net/http baseline
   roster version                                                   print the version
 
 Every command that touches the data takes --data DIR and --config FILE

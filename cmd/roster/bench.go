@@ -1,0 +1,591 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/sqlite"
+)
+
+const usageBench = `Usage: roster bench [flags]
+
+Measures Roster against a bare net/http baseline in one run and prints
+each scenario's requests/s, p50, p99, errors and the Roster/baseline ratio.
+Both servers run as child processes pinned to one core and the load
+generator to another (when the machine has two), on a fresh data
+directory preloaded with --users users and --groups groups.
+
+Flags:
+`
+
+// benchScenario is one kind of request, sent to both servers.
+type benchScenario struct {
+	name string
+	// write scenarios hit the baseline's POST handler (reads the body,
+	// answers 201), read ones its GET handler (fixed JSON).
+	write bool
+	// next builds request i for Roster.
+	next func(i int) (method, path string, body []byte)
+}
+
+// benchResult is one scenario's figures, also written as JSON.
+type benchResult struct {
+	Scenario       string  `json:"scenario"`
+	RosterRPS      float64 `json:"roster_rps"`
+	BaselineRPS    float64 `json:"baseline_rps"`
+	Ratio          float64 `json:"ratio"`
+	RosterP50ms    float64 `json:"roster_p50_ms"`
+	RosterP99ms    float64 `json:"roster_p99_ms"`
+	BaselineP50ms  float64 `json:"baseline_p50_ms"`
+	BaselineP99ms  float64 `json:"baseline_p99_ms"`
+	RosterErrors   int64   `json:"roster_errors"`
+	BaselineErrors int64   `json:"baseline_errors"`
+}
+
+type benchReport struct {
+	Commit      string        `json:"commit"`
+	GoVersion   string        `json:"go"`
+	CPUs        int           `json:"cpus"`
+	Pinned      bool          `json:"pinned"`
+	Users       int           `json:"users"`
+	Groups      int           `json:"groups"`
+	Concurrency int           `json:"concurrency"`
+	Round       string        `json:"round"`
+	Rounds      int           `json:"rounds"`
+	PeakRSSMB   float64       `json:"roster_peak_rss_mb"`
+	Results     []benchResult `json:"results"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	users := fs.Int("users", 100_000, "users to preload")
+	groups := fs.Int("groups", 100, "groups to preload (one of them gets 100,000 members, or every user when fewer)")
+	conc := fs.Int("concurrency", 32, "concurrent keep-alive connections")
+	round := fs.Duration("round", 3*time.Second, "length of one measured round")
+	rounds := fs.Int("rounds", 3, "alternating rounds per server and scenario")
+	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all)")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	dataDir := fs.String("data", "", "data directory to build (default: a temporary one, removed afterwards)")
+	fs.Usage = func() { fmt.Fprint(stderr, usageBench); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *users < 100 || *groups < 1 || *conc < 1 || *rounds < 1 || *round < 100*time.Millisecond {
+		fmt.Fprintln(stderr, "roster bench: need --users >= 100, --groups >= 1, --concurrency >= 1, --rounds >= 1, --round >= 100ms")
+		return exitUsage
+	}
+	if err := bench(ctx, benchOptions{users: *users, groups: *groups, conc: *conc, round: *round, rounds: *rounds,
+		only: *only, jsonOut: *jsonOut, dataDir: *dataDir}, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "roster bench: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+type benchOptions struct {
+	users, groups, conc, rounds int
+	round                       time.Duration
+	only, jsonOut, dataDir      string
+}
+
+// benchFixture is what the preload made and the scenarios address.
+type benchFixture struct {
+	token     string
+	userIDs   []string
+	userNames []string
+	bigGroup  string // min(users, 100,000) members
+	smallGrp  string // 10 members
+	reserve   []string
+	password  string
+	tenant    string
+}
+
+func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
+	dir := o.dataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "roster-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	fmt.Fprintf(stdout, "preloading %d users and %d groups into %s ...\n", o.users, o.groups, dir)
+	start := time.Now()
+	fx, err := benchPreload(ctx, filepath.Join(dir, "roster.db"), o.users, o.groups)
+	if err != nil {
+		return fmt.Errorf("preload: %w", err)
+	}
+	fmt.Fprintf(stdout, "preloaded in %s\n", time.Since(start).Round(time.Millisecond))
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pinned := runtime.NumCPU() >= 2
+	if _, err := exec.LookPath("taskset"); err != nil {
+		pinned = false
+	}
+	baseAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	base, err := startChild(ctx, pinned, self, []string{"bench-baseline", "--addr", baseAddr}, nil)
+	if err != nil {
+		return fmt.Errorf("start baseline: %w", err)
+	}
+	defer base.stop()
+	rosterAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := []string{"ROSTER_LOG_LEVEL=error", "ROSTER_SCIM_MAX_RESULTS=1000"}
+	srv, err := startChild(ctx, pinned, self, []string{"serve", "--addr", rosterAddr, "--data", dir}, env)
+	if err != nil {
+		return fmt.Errorf("start roster: %w", err)
+	}
+	defer srv.stop()
+	if pinned {
+		// The generator gets the other core.
+		var set unix.CPUSet
+		set.Set(0)
+		_ = unix.SchedSetaffinity(0, &set)
+	}
+	for _, addr := range []string{baseAddr, rosterAddr} {
+		if err := waitHTTP(ctx, "http://"+addr+"/healthz"); err != nil {
+			return err
+		}
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: o.conc * 2, MaxIdleConnsPerHost: o.conc * 2, DisableCompression: true}, Timeout: 30 * time.Second}
+	report := benchReport{Commit: rosterVersion(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Pinned: pinned,
+		Users: o.users, Groups: o.groups, Concurrency: o.conc, Round: o.round.String(), Rounds: o.rounds}
+	scen := benchScenarios(fx, o.users)
+	if o.only != "" {
+		want := strings.Split(o.only, ",")
+		scen = slices.DeleteFunc(scen, func(s benchScenario) bool { return !slices.Contains(want, s.name) })
+	}
+	fmt.Fprintf(stdout, "\n%d CPUs, pinned=%v, concurrency %d, %d x %s rounds per server\n", report.CPUs, pinned, o.conc, o.rounds, o.round)
+	const row = "%-17s %12s %8s %8s %7s %14s %8s %8s %7s\n"
+	fmt.Fprintf(stdout, row, "scenario", "roster req/s", "p50 ms", "p99 ms", "errors", "baseline req/s", "p50 ms", "p99 ms", "ratio")
+	for _, s := range scen {
+		res := benchResult{Scenario: s.name}
+		var rLat, bLat []time.Duration
+		var rN, bN int
+		var rT, bT time.Duration
+		baseScenario := baselineScenario(s)
+		// Warm up both (caches, JIT-free but page cache and pools).
+		drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round/3)
+		drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round/3)
+		for range o.rounds {
+			st := drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+			bLat, bN, bT = append(bLat, st.lat...), bN+st.n, bT+st.elapsed
+			res.BaselineErrors += st.errors
+			st = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+			rLat, rN, rT = append(rLat, st.lat...), rN+st.n, rT+st.elapsed
+			res.RosterErrors += st.errors
+		}
+		res.RosterRPS = float64(rN) / rT.Seconds()
+		res.BaselineRPS = float64(bN) / bT.Seconds()
+		if res.BaselineRPS > 0 {
+			res.Ratio = res.RosterRPS / res.BaselineRPS
+		}
+		res.RosterP50ms, res.RosterP99ms = pct(rLat, 50), pct(rLat, 99)
+		res.BaselineP50ms, res.BaselineP99ms = pct(bLat, 50), pct(bLat, 99)
+		report.Results = append(report.Results, res)
+		f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+		fmt.Fprintf(stdout, row, s.name, f(res.RosterRPS, 0), f(res.RosterP50ms, 2), f(res.RosterP99ms, 2), strconv.FormatInt(res.RosterErrors, 10),
+			f(res.BaselineRPS, 0), f(res.BaselineP50ms, 2), f(res.BaselineP99ms, 2), f(res.Ratio, 3))
+		if st := firstErr.Load(); st != nil {
+			fmt.Fprintf(stdout, "%17s first error: %s\n", "", *st)
+			firstErr.Store(nil)
+		}
+	}
+	report.PeakRSSMB = srv.peakRSSMB()
+	fmt.Fprintf(stdout, "\nroster peak RSS: %.0f MB; the baseline's req/s is also the load generator's ceiling on this machine\n", report.PeakRSSMB)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(report, "", "  ")
+		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchPreload fills a fresh database through the store, the same code
+// path the server uses.
+func benchPreload(ctx context.Context, path string, users, groups int) (*benchFixture, error) {
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	t := &store.Tenant{Name: "default"}
+	if err := st.CreateTenant(ctx, t); err != nil {
+		return nil, err
+	}
+	secret, _, err := auth.MintToken(ctx, st, t.ID, "bench", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	fx := &benchFixture{token: secret, tenant: t.ID, password: "bench-password-1"}
+	hash, err := auth.HashPassword(fx.password)
+	if err != nil {
+		return nil, err
+	}
+	const reserve = 2000
+	for i := range users + reserve {
+		name := fmt.Sprintf("user%07d@bench.example", i)
+		u := &store.User{TenantID: t.ID, UserName: name, DisplayName: fmt.Sprintf("User %d", i), Active: true,
+			Name:   store.Name{GivenName: "User", FamilyName: strconv.Itoa(i)},
+			Emails: []store.MultiValue{{Value: name, Type: "work", Primary: true}}}
+		if i == 0 {
+			u.PasswordHash = hash
+		}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return nil, err
+		}
+		if i < users {
+			fx.userIDs = append(fx.userIDs, u.ID)
+			fx.userNames = append(fx.userNames, name)
+		} else {
+			fx.reserve = append(fx.reserve, u.ID)
+		}
+	}
+	for i := range groups {
+		g := &store.Group{TenantID: t.ID, DisplayName: fmt.Sprintf("Group %d", i)}
+		if err := st.CreateGroup(ctx, g); err != nil {
+			return nil, err
+		}
+		switch i {
+		case 0:
+			fx.bigGroup = g.ID
+			n := min(users, 100_000)
+			for from := 0; from < n; from += 1000 {
+				var ms []store.Member
+				for _, id := range fx.userIDs[from:min(from+1000, n)] {
+					ms = append(ms, store.Member{MemberID: id, Type: store.MemberUser})
+				}
+				if _, err := st.AddMembers(ctx, t.ID, g.ID, 0, ms); err != nil {
+					return nil, err
+				}
+			}
+		case 1:
+			fx.smallGrp = g.ID
+			var ms []store.Member
+			for _, id := range fx.userIDs[:10] {
+				ms = append(ms, store.Member{MemberID: id, Type: store.MemberUser})
+			}
+			if _, err := st.AddMembers(ctx, t.ID, g.ID, 0, ms); err != nil {
+				return nil, err
+			}
+		}
+	}
+	prod := &store.Product{Code: "bench", Name: "Bench"}
+	if err := st.CreateProduct(ctx, prod); err != nil {
+		return nil, err
+	}
+	pool := &store.Pool{TenantID: t.ID, ProductID: prod.ID, Total: 10, Policy: store.PolicyDeny, AutoAssign: true}
+	return fx, st.CreatePool(ctx, pool)
+}
+
+func benchScenarios(fx *benchFixture, users int) []benchScenario {
+	pick := func() int { return rand.IntN(len(fx.userIDs)) }
+	var created atomic.Int64
+	stamp := time.Now().UnixNano()
+	member := func(group string) func(int) (string, string, []byte) {
+		return func(i int) (string, string, []byte) {
+			// Add a member from the reserve, then take it out again on the
+			// next request for it: the group keeps its size.
+			id := fx.reserve[i%len(fx.reserve)]
+			op := `{"op":"add","path":"members","value":[{"value":"` + id + `"}]}`
+			if (i/len(fx.reserve))%2 == 1 {
+				op = `{"op":"remove","path":"members[value eq \"` + id + `\"]"}`
+			}
+			return "PATCH", "/scim/v2/Groups/" + group, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + op + `]}`)
+		}
+	}
+	return []benchScenario{
+		{name: "get", next: func(int) (string, string, []byte) { return "GET", "/scim/v2/Users/" + fx.userIDs[pick()], nil }},
+		{name: "filter", next: func(int) (string, string, []byte) {
+			return "GET", "/scim/v2/Users?filter=" + urlQueryEscape(`userName eq "`+fx.userNames[pick()]+`"`), nil
+		}},
+		{name: "list-100", next: func(int) (string, string, []byte) {
+			return "GET", "/scim/v2/Users?count=100&startIndex=" + strconv.Itoa(1+rand.IntN(max(1, users-100))), nil
+		}},
+		{name: "post", write: true, next: func(int) (string, string, []byte) {
+			n := created.Add(1)
+			return "POST", "/scim/v2/Users", []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new%d-%d@bench.example","name":{"givenName":"New","familyName":"User"},"emails":[{"value":"new%d-%d@bench.example","type":"work","primary":true}],"active":true}`, stamp, n, stamp, n))
+		}},
+		{name: "patch-active", write: true, next: func(i int) (string, string, []byte) {
+			return "PATCH", "/scim/v2/Users/" + fx.userIDs[pick()], []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":` + strconv.FormatBool(i%2 == 0) + `}]}`)
+		}},
+		{name: "patch-member-big", write: true, next: member(fx.bigGroup)},
+		{name: "patch-member-10", write: true, next: member(fx.smallGrp)},
+		{name: "bulk-100", write: true, next: func(int) (string, string, []byte) {
+			var b strings.Builder
+			b.WriteString(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[`)
+			for j := range 100 {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				n := created.Add(1)
+				fmt.Fprintf(&b, `{"method":"POST","path":"/Users","bulkId":"b%d","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk%d-%d@bench.example","active":true}}`, j, stamp, n)
+			}
+			b.WriteString(`]}`)
+			return "POST", "/scim/v2/Bulk", []byte(b.String())
+		}},
+		{name: "device-login", write: true, next: func(i int) (string, string, []byte) {
+			return "POST", "/api/v1/devices/login", []byte(`{"tenant":"default","userName":"` + fx.userNames[0] + `","password":"` + fx.password + `","deviceCode":"BENCH-1","product":"bench"}`)
+		}},
+	}
+}
+
+// baselineScenario sends the same method and body to the baseline.
+func baselineScenario(s benchScenario) benchScenario {
+	return benchScenario{name: s.name, write: s.write, next: func(i int) (string, string, []byte) {
+		m, _, body := s.next(i)
+		if !s.write {
+			return "GET", "/Users/x", nil
+		}
+		return m, "/Users", body
+	}}
+}
+
+// firstErr keeps the first failure of a scenario, printed under its row
+// so a ratio built on errors is not mistaken for a result.
+var firstErr atomic.Pointer[string]
+
+type driveStats struct {
+	n       int
+	errors  int64
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+// drive runs conc workers against base for d and returns what they saw.
+func drive(ctx context.Context, client *http.Client, base, token string, s benchScenario, conc int, d time.Duration) driveStats {
+	var seq atomic.Int64
+	var mu sync.Mutex
+	var st driveStats
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			var errs int64
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				method, path, body := s.next(int(seq.Add(1)))
+				req, _ := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
+				if body != nil {
+					req.Header.Set("Content-Type", "application/scim+json")
+				}
+				if token != "" && strings.HasPrefix(path, "/scim/") {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs++
+					msg := err.Error()
+					firstErr.CompareAndSwap(nil, &msg)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat = append(lat, time.Since(t0))
+				if resp.StatusCode >= 400 {
+					errs++
+					msg := fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+					firstErr.CompareAndSwap(nil, &msg)
+				}
+			}
+			mu.Lock()
+			st.lat = append(st.lat, lat...)
+			st.errors += errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	st.elapsed = time.Since(start)
+	st.n = len(st.lat)
+	return st
+}
+
+func pct(lat []time.Duration, p int) float64 {
+	if len(lat) == 0 {
+		return 0
+	}
+	slices.Sort(lat)
+	return float64(lat[(len(lat)-1)*p/100]) / float64(time.Millisecond)
+}
+
+func urlQueryEscape(s string) string {
+	return strings.NewReplacer(" ", "%20", `"`, "%22", "@", "%40", "+", "%2B").Replace(s)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitHTTP(ctx context.Context, url string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer within a minute", url)
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	peak atomic.Int64 // kB
+	done chan struct{}
+}
+
+// startChild runs self with args, on core 1 when pinned.
+func startChild(ctx context.Context, pinned bool, self string, args, env []string) (*child, error) {
+	var cmd *exec.Cmd
+	if pinned {
+		cmd = exec.CommandContext(ctx, "taskset", append([]string{"-c", "1", self}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, self, args...)
+	}
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	go c.watchRSS()
+	return c, nil
+}
+
+// watchRSS samples the child's resident memory; the kernel's VmHWM is the
+// peak, read last.
+func (c *child) watchRSS() {
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if kb := readStatusKB(c.cmd.Process.Pid, "VmHWM:"); kb > c.peak.Load() {
+			c.peak.Store(kb)
+		}
+	}
+}
+
+func (c *child) peakRSSMB() float64 {
+	if kb := readStatusKB(c.cmd.Process.Pid, "VmHWM:"); kb > c.peak.Load() {
+		c.peak.Store(kb)
+	}
+	return float64(c.peak.Load()) / 1024
+}
+
+func readStatusKB(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
+			n, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func (c *child) stop() {
+	close(c.done)
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	waited := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-waited
+	}
+}
+
+// baselineUser is the fixed ~600-byte SCIM User the baseline serves.
+var baselineUser = []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"0193f0a8-1c2d-7e3f-8a4b-5c6d7e8f9a0b","externalId":"00u1abcd2EFGH3ijk4l5","userName":"barbara.jensen@example.com","name":{"formatted":"Ms. Barbara J Jensen","familyName":"Jensen","givenName":"Barbara"},"displayName":"Babs Jensen","active":true,"emails":[{"value":"barbara.jensen@example.com","type":"work","primary":true}],"phoneNumbers":[{"value":"+1 555 555 5555","type":"work"}],"meta":{"resourceType":"User","created":"2026-11-01T12:00:00.000Z","lastModified":"2026-11-01T12:00:00.000Z","location":"http://127.0.0.1/scim/v2/Users/0193f0a8-1c2d-7e3f-8a4b-5c6d7e8f9a0b","version":"W/\"1\""}}`)
+
+// runBenchBaseline is the hidden `roster bench-baseline` child: the
+// fastest server that answers like SCIM, to divide Roster's figures by.
+func runBenchBaseline(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench-baseline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusOK
+		if r.Method != http.MethodGet {
+			_, _ = io.Copy(io.Discard, r.Body)
+			status = http.StatusCreated
+		}
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.WriteHeader(status)
+		_, _ = w.Write(baselineUser)
+	})
+	srv := &http.Server{Addr: *addr, Handler: mux}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "roster bench-baseline: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
