@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/roster-scim/roster/internal/mongostandin"
 	"github.com/roster-scim/roster/store"
@@ -50,13 +52,14 @@ func freshDB(t *testing.T, uri string) string {
 	_, _ = rand.Read(b[:])
 	name := "roster_test_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
-		s, err := Open(context.Background(), uri, name)
-		if err != nil {
-			t.Logf("drop %s: %v", name, err)
-			return
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client, err := mongodrv.Connect(options.Client().ApplyURI(uri))
+		if err == nil {
+			err = client.Database(name).Drop(ctx)
+			_ = client.Disconnect(ctx)
 		}
-		defer s.Close()
-		if err := s.db.Drop(context.Background()); err != nil {
+		if err != nil {
 			t.Logf("drop %s: %v", name, err)
 		}
 	})
