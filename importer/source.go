@@ -372,7 +372,6 @@ func (s *xlsxSource) findHeader() (err error) {
 		if err != nil {
 			continue // a chart sheet or a sheet that cannot be read
 		}
-		var seen [][]string
 		for line := 1; line <= headerSearchRows && rows.Next(); line++ {
 			cells, err := rows.Columns()
 			if err != nil {
@@ -387,7 +386,6 @@ func (s *xlsxSource) findHeader() (err error) {
 			if n > bestN {
 				best, bestLine, bestN = append([]string(nil), cells...), line, n
 			}
-			seen = append(seen, cells)
 		}
 		rows.Close()
 	}
