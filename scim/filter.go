@@ -25,7 +25,11 @@ func (h *handler) compileFilter(rt *resourceType, s string) (store.Expr, error) 
 	// The lookup every IdP does before creating a user has a fresh value
 	// each time, so a cache would not help it: it skips the parser.
 	if name, value, ok := simpleEq(s); ok {
-		return compileCompare(rt, name, store.OpEq, value)
+		e, err := compileCompare(rt, name, store.OpEq, value)
+		if err == nil {
+			err = checkSupported(e)
+		}
+		return e, err
 	}
 	key := rt.name + "\x00" + s
 	if e, ok := h.filters.get(key); ok {
@@ -48,7 +52,13 @@ func parseFilter(rt *resourceType, s string) (e store.Expr, err error) {
 	if perr != nil {
 		return nil, badRequest(typeInvalidFilter, "the filter could not be parsed")
 	}
-	return convertExpr(rt, ast)
+	if e, err = convertExpr(rt, ast); err != nil {
+		return nil, err
+	}
+	if err := checkSupported(e); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // simpleEq recognises `attrPath eq "value"` with no escapes in the value.
@@ -227,6 +237,54 @@ func derived(urn string, a *attrDef) bool {
 		return a.name == "licenses" || a.name == "devices"
 	}
 	return false
+}
+
+// checkSupported refuses what the store cannot answer truthfully:
+// meta sub-attributes other than the two instants (they are not stored),
+// and membership conditions other than `members eq/ne "id"` (members are
+// tested one id at a time, never enumerated).
+func checkSupported(e store.Expr) error {
+	switch x := e.(type) {
+	case store.And:
+		if err := checkSupported(x.L); err != nil {
+			return err
+		}
+		return checkSupported(x.R)
+	case store.Or:
+		if err := checkSupported(x.L); err != nil {
+			return err
+		}
+		return checkSupported(x.R)
+	case store.Not:
+		return checkSupported(x.X)
+	case store.Compare:
+		if x.Attr.URN != "" {
+			return nil
+		}
+		switch x.Attr.Name {
+		case "meta":
+			if !filter.IsDateTime(x.Attr) {
+				return badRequest(typeInvalidFilter, "filtering on %s is not supported", x.Attr)
+			}
+		case "members":
+			if !memberTest(x.Attr.Sub, x.Op, x.Value) {
+				return badRequest(typeInvalidFilter, `members can only be filtered as members eq "id" or members ne "id"`)
+			}
+		}
+	case store.ValuePath:
+		if x.Attr.URN == "" && x.Attr.Name == "members" {
+			c, ok := x.Filter.(store.Compare)
+			if !ok || !memberTest(c.Attr.Name, c.Op, c.Value) {
+				return badRequest(typeInvalidFilter, `members can only be filtered as members[value eq "id"] or members[value ne "id"]`)
+			}
+		}
+	}
+	return nil
+}
+
+func memberTest(sub, op string, v any) bool {
+	_, isString := v.(string)
+	return (sub == "value" || sub == "") && (op == store.OpEq || op == store.OpNe) && isString
 }
 
 func compileCompare(rt *resourceType, path, op string, value any) (store.Expr, error) {

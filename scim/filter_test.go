@@ -175,6 +175,8 @@ func TestGroupFilters(t *testing.T) {
 		{`members eq "` + u2 + `"`, []string{"Users"}},
 		{`members.value eq "` + u1 + `"`, []string{"Admins", "Users"}},
 		{`members[value eq "` + u2 + `"]`, []string{"Users"}},
+		{`members ne "` + u2 + `"`, []string{"Admins"}},
+		{`not (members[value eq "` + u1 + `"])`, nil},
 		{`displayName eq "Users" and members eq "` + u1 + `"`, []string{"Users"}},
 	}
 	for _, tt := range tests {
@@ -188,7 +190,9 @@ func TestGroupFilters(t *testing.T) {
 			t.Errorf("filter %s\n got %v\nwant %v", tt.filter, got, tt.want)
 		}
 	}
-	for _, f := range []string{`userName eq "x"`, `members.display eq 5`, `displayName gt 1`} {
+	for _, f := range []string{`userName eq "x"`, `members.display eq 5`, `displayName gt 1`,
+		`members.display eq "x"`, `members pr`, `members co "x"`, `members[type eq "User"]`, `members[value eq "a" or value eq "b"]`,
+		`meta.resourceType eq "Group"`, `meta.version eq "W/"1""`} {
 		checkErrorBody(t, e.do("GET", "/Groups?filter="+url.QueryEscape(f), ""), 400, "invalidFilter")
 	}
 }
