@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/roster-scim/roster/store"
 )
@@ -52,7 +53,8 @@ func (s *Store) CreateGroup(ctx context.Context, g *store.Group) error {
 	if err := validateGroup(g); err != nil {
 		return err
 	}
-	if g.ID == "" {
+	generated := g.ID == ""
+	if generated {
 		g.ID = store.NewID()
 	}
 	t := now()
@@ -65,7 +67,10 @@ func (s *Store) CreateGroup(ctx context.Context, g *store.Group) error {
 		VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
 		g.TenantID, g.ID, g.DisplayName, store.NormDisplayName(g.DisplayName), g.ExternalID, t.UnixMilli(), t.UnixMilli(), doc)
 	if err != nil {
-		g.Version = 0
+		if generated {
+			g.ID = ""
+		}
+		g.Version, g.CreatedAt, g.UpdatedAt = 0, time.Time{}, time.Time{}
 		return constraint(err, groupConflicts, nil)
 	}
 	return nil

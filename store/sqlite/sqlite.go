@@ -128,7 +128,7 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// Ping checks that the file can be read and written.
+// Ping checks that the read pool and the writer connection both answer.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return err

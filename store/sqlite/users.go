@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/roster-scim/roster/store"
 )
@@ -81,7 +82,8 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if err := validateUser(u); err != nil {
 		return err
 	}
-	if u.ID == "" {
+	generated := u.ID == ""
+	if generated {
 		u.ID = store.NewID()
 	}
 	t := now()
@@ -107,7 +109,12 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 		return nil
 	})
 	if err != nil {
-		u.Version = 0
+		// Leave u as it came: a caller retrying must not reuse an id
+		// that was never stored.
+		if generated {
+			u.ID = ""
+		}
+		u.Version, u.CreatedAt, u.UpdatedAt = 0, time.Time{}, time.Time{}
 	}
 	return err
 }
