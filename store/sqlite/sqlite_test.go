@@ -2,11 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/filter"
@@ -214,4 +218,105 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Errorf("WHERE %s: plan %q, want it to use %s and not scan", p.where, all, tt.want)
 		}
 	}
+}
+
+// TestSeatClaimsAcrossProcesses runs the seat race between processes (a
+// CLI beside a running server, or several servers on one data directory):
+// unlike handles in one process, they meet only at the file's POSIX locks.
+func TestSeatClaimsAcrossProcesses(t *testing.T) {
+	if os.Getenv("ROSTER_SQLITE_CLAIMER") != "" {
+		t.Skip("runs as the parent of claimer processes")
+	}
+	const procs, perProc, seats = 3, 12, 10
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s := openTest(t, path)
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Product{Code: "p"}
+	if err := s.CreateProduct(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	pool := &store.Pool{TenantID: ten.ID, ProductID: p.ID, Total: seats}
+	if err := s.CreatePool(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for i := range procs {
+		var ids []string
+		for j := range perProc {
+			u := &store.User{TenantID: ten.ID, UserName: fmt.Sprintf("u%d-%d", i, j)}
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, u.ID)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestClaimerProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ROSTER_SQLITE_CLAIMER="+strings.Join([]string{path, ten.ID, pool.ID, strings.Join(ids, ",")}, ";"))
+		out := new(strings.Builder)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	granted := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("claimer %d: %v\n%s", i, err, outs[i])
+		}
+		var n int
+		if _, err := fmt.Sscanf(outs[i].String()[strings.Index(outs[i].String(), "granted="):], "granted=%d", &n); err != nil {
+			t.Fatalf("claimer %d output %q: %v", i, outs[i], err)
+		}
+		granted += n
+	}
+	got, err := s.GetPool(ctx, ten.ID, pool.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := s.ListAssignments(ctx, ten.ID, store.AssignmentQuery{PoolID: pool.ID, State: store.AssignActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if granted != seats || got.Assigned != seats || len(active) != seats {
+		t.Errorf("granted %d, pool Assigned %d, %d active assignments; want %d each", granted, got.Assigned, len(active), seats)
+	}
+}
+
+// TestClaimerProcess is the child of TestSeatClaimsAcrossProcesses.
+func TestClaimerProcess(t *testing.T) {
+	spec := os.Getenv("ROSTER_SQLITE_CLAIMER")
+	if spec == "" {
+		t.Skip("helper process for TestSeatClaimsAcrossProcesses")
+	}
+	parts := strings.Split(spec, ";")
+	s, err := Open(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	granted := 0
+	for _, id := range strings.Split(parts[3], ",") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.ClaimSeat(context.Background(), &store.Assignment{TenantID: parts[1], PoolID: parts[2], UserID: id}, time.Now())
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				granted++
+			case !errors.Is(err, store.ErrNoSeats):
+				t.Errorf("ClaimSeat: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("granted=%d\n", granted)
 }
