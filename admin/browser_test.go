@@ -75,6 +75,12 @@ func TestBrowser(t *testing.T) {
 	must(t, o.st.CreateGroup(o.ctx, g))
 	_, err := o.st.AddMembers(o.ctx, o.acme.ID, g.ID, 0, []store.Member{{MemberID: eve.ID, Type: store.MemberUser}, {MemberID: frank.ID, Type: store.MemberUser}})
 	must(t, err)
+	// A month of hourly usage for the chart.
+	for h := 30 * 24; h > 0; h-- {
+		used := min(2, (30*24-h)/200)
+		must(t, o.st.AddPoolSample(o.ctx, &store.PoolSample{TenantID: o.acme.ID, PoolID: o.poolA.ID, At: o.clock.Now().Add(-time.Duration(h) * time.Hour),
+			Total: 2, Assigned: used, Waiting: max(0, (30*24-h)/150-2)}))
+	}
 	o.srv.reqlog.Record(o.acme.ID, "GET", "/scim/v2/Users", 200, o.clock.Now())
 	o.srv.reqlog.Record(o.acme.ID, "POST", "/scim/v2/Users", 201, o.clock.Now())
 

@@ -115,6 +115,9 @@ func (s *server) poolCard(c *rc, k *catalog, p *store.Pool, now time.Time) (pool
 	if err != nil {
 		return card, err
 	}
+	if len(samples) == 0 {
+		return card, nil // no history yet: the page says so
+	}
 	// The chart always ends with the pool as it is now.
 	samples = append(samples, &store.PoolSample{TenantID: p.TenantID, PoolID: p.ID, At: now, Total: p.Total,
 		Assigned: p.Assigned, Overage: p.Overage, Waiting: len(waiting)})
@@ -206,7 +209,7 @@ func (s *server) poolResize(c *rc) error {
 // waiting list. It returns the SVG and a sentence saying the same for
 // screen readers and text browsers.
 func usageChart(product string, samples []*store.PoolSample, now time.Time) (template.HTML, string) {
-	const w, h, left, right, top, bottom = 640.0, 200.0, 44.0, 12.0, 14.0, 26.0
+	const w, h, left, right, top, bottom = 480.0, 180.0, 40.0, 10.0, 14.0, 26.0
 	from := now.Add(-chartDays * 24 * time.Hour)
 	samples = downsample(samples, 160)
 	maxY := 1

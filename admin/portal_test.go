@@ -399,6 +399,7 @@ func TestGroupsAndRules(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), "Counters") {
 		t.Errorf("groups page lacks the group")
 	}
+	must(t, e.st.AddPoolSample(e.ctx, &store.PoolSample{TenantID: e.acme.ID, PoolID: e.poolA.ID, At: e.clock.Now().Add(-time.Hour), Total: 2}))
 	wantStatus(t, e.post(op, base+"/groups/"+g.ID+"/rules", url.Values{"pool": {e.poolA.ID}}), http.StatusSeeOther, "add rule")
 	p, _ := e.st.GetPool(e.ctx, e.acme.ID, e.poolA.ID)
 	waiting, _ := e.st.ListAssignments(e.ctx, e.acme.ID, store.AssignmentQuery{PoolID: e.poolA.ID, State: store.AssignWaiting})

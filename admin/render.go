@@ -154,6 +154,7 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d %s", n, many)
 	},
 	"add":  func(a, b int) int { return a + b },
+	"bar":  usageBar,
 	"join": strings.Join,
 	"has": func(list []string, s string) bool {
 		for _, x := range list {
@@ -325,3 +326,22 @@ func (c *rc) back(to string, err error, msg string) error {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// usageBar draws assigned-of-total as a thin SVG bar: a <meter> cannot be
+// styled reliably, and an inline width would need a style attribute the
+// CSP forbids.
+func usageBar(used, total int) template.HTML {
+	pct := 0.0
+	switch {
+	case total > 0:
+		pct = min(100, float64(used)*100/float64(total))
+	case used > 0:
+		pct = 100
+	}
+	cls := "ok"
+	if pct >= 90 {
+		cls = "high"
+	}
+	return template.HTML(fmt.Sprintf(`<svg class="bar %s" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="%d of %d seats assigned">`+
+		`<rect class="track" width="100" height="6" rx="3"/><rect class="fill" width="%.1f" height="6" rx="3"/></svg>`, cls, used, total, pct))
+}
