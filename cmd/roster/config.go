@@ -206,6 +206,10 @@ const (
 	envConfig = "ROSTER_CONFIG" // --config
 	envAddr   = "ROSTER_ADDR"   // --addr, same as ROSTER_SERVER_ADDR
 	envData   = "ROSTER_DATA"   // --data, same as ROSTER_STORAGE_DATA_DIR
+	// envMongo selects MongoDB in one variable: it sets
+	// storage.mongodb.uri and storage.driver mongodb, and the database
+	// defaults to "roster".
+	envMongo = "ROSTER_MONGODB_URI"
 )
 
 // envIgnoredPrefix marks variables of the test suites, which share the
@@ -251,7 +255,7 @@ func loadConfig(o overrides, environ []string) (*Config, error) {
 	}
 
 	leaves := configLeaves()
-	known := map[string]bool{envConfig: true, envAddr: true, envData: true}
+	known := map[string]bool{envConfig: true, envAddr: true, envData: true, envMongo: true}
 	v := reflect.ValueOf(cfg).Elem()
 	for _, l := range leaves {
 		name := envName(l.path)
@@ -277,6 +281,12 @@ func loadConfig(o overrides, environ []string) (*Config, error) {
 	}
 	if s, ok := env[envData]; ok {
 		cfg.Storage.DataDir = s
+	}
+	if s, ok := env[envMongo]; ok {
+		cfg.Storage.Driver, cfg.Storage.MongoDB.URI = "mongodb", s
+		if cfg.Storage.MongoDB.Database == "" {
+			cfg.Storage.MongoDB.Database = "roster"
+		}
 	}
 	if o.addr != "" {
 		cfg.Server.Addr = o.addr

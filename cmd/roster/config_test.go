@@ -111,6 +111,18 @@ func TestConfigLayers(t *testing.T) {
 		{"storage.data_dir (ROSTER_DATA)", cfg.Storage.DataDir, dir},
 		{"sqlite path", cfg.SQLitePath(), filepath.Join(dir, "roster.db")},
 	}
+	mcfg, err := loadConfig(overrides{}, []string{"ROSTER_MONGODB_URI=mongodb://db1,db2/?replicaSet=rs0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks = append(checks, []struct {
+		key       string
+		got, want any
+	}{
+		{"storage.driver (ROSTER_MONGODB_URI)", mcfg.Storage.Driver, "mongodb"},
+		{"storage.mongodb.uri (ROSTER_MONGODB_URI)", mcfg.Storage.MongoDB.URI, "mongodb://db1,db2/?replicaSet=rs0"},
+		{"storage.mongodb.database (default with ROSTER_MONGODB_URI)", mcfg.Storage.MongoDB.Database, "roster"},
+	}...)
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s: got %v, want %v", c.key, c.got, c.want)

@@ -330,9 +330,9 @@ func TestServeStartupFailures(t *testing.T) {
 			`data directory ` + filepath.Join(file, "data") + ` cannot be created: not a directory`},
 		{"port in use", []string{"--data", dir, "--addr", busy.Addr().String()}, 1,
 			`roster: listen ` + busy.Addr().String() + `: address already in use`},
-		{"mongodb not built in", []string{"--data", dir, "--addr", "127.0.0.1:0", "--config",
-			writeConfig("storage:\n  driver: mongodb\n  mongodb:\n    uri: mongodb://127.0.0.1:1\n    database: roster\n")}, 1,
-			`storage.driver: "mongodb" is not available in this build yet`},
+		{"mongodb unreachable", []string{"--data", dir, "--addr", "127.0.0.1:0", "--config",
+			writeConfig("storage:\n  driver: mongodb\n  mongodb:\n    uri: mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300\n    database: roster\n")}, 1,
+			`open mongodb database roster: `},
 	}
 	if os.Geteuid() != 0 {
 		ro := filepath.Join(dir, "readonly")

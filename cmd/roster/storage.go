@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/mongo"
 	"github.com/roster-scim/roster/store/sqlite"
 )
 
@@ -31,8 +33,15 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 		}
 		return st, nil
 	case "mongodb":
-		// TODO(mongodb issue): wire store/mongo here.
-		return nil, errors.New(`storage.driver: "mongodb" is not available in this build yet (it arrives with the MongoDB issue); use "sqlite"`)
+		// Open pings and ensures indexes; bound it so an unreachable
+		// cluster ends start-up with a message instead of a hang.
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := mongo.Open(octx, cfg.Storage.MongoDB.URI, cfg.Storage.MongoDB.Database)
+		if err != nil {
+			return nil, fmt.Errorf("open mongodb database %s: %w", cfg.Storage.MongoDB.Database, err)
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("storage.driver: %q is not one of sqlite, mongodb", cfg.Storage.Driver)
 }
