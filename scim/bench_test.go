@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/roster-scim/roster/store"
@@ -155,6 +156,22 @@ func BenchmarkGetUser(b *testing.B) {
 		serve(b, f.h, "GET", testBase+"/Users/"+f.ids[i%len(f.ids)], "", 200)
 		i += 7919
 	}
+}
+
+// BenchmarkGetUserParallel is BenchmarkGetUser from 32 goroutines, as
+// an IdP's connection pool drives a server: run it with -cpu 1 to see
+// what contention adds to a single core.
+func BenchmarkGetUserParallel(b *testing.B) {
+	f := fixture(b)
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(7919))
+			serve(b, f.h, "GET", testBase+"/Users/"+f.ids[i%len(f.ids)], "", 200)
+		}
+	})
 }
 
 func BenchmarkFilterUserName(b *testing.B) {
