@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/roster-scim/roster/store"
 )
 
@@ -164,6 +165,34 @@ func TestMountPoints(t *testing.T) {
 		mux.ServeHTTP(rec, req)
 		if rec.status != 200 {
 			t.Errorf("GET %s: %d %s", p, rec.status, rec.body.String())
+		}
+	}
+}
+
+// TestChiMountBehindProxyPath: mounted with chi under /scim/v2 while the
+// public BaseURL has another path (a reverse proxy's prefix), the handler
+// still finds its relative path, from chi's route context.
+func TestChiMountBehindProxyPath(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.BaseURL = "https://proxy.example/roster/scim/v2" })
+	u := &store.User{TenantID: tenantA, UserName: "proxied", Active: true}
+	if err := e.store.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID
+	r := chi.NewRouter()
+	r.Route("/scim/v2", func(r chi.Router) {
+		r.Handle("/*", e.h)
+		r.Handle("/", e.h)
+	})
+	for path, want := range map[string]int{"/scim/v2/Users/" + id: 200, "/scim/v2/Users": 200, "/scim/v2/ServiceProviderConfig": 200, "/scim/v2/": 404} {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://x"+path, nil)
+		rec := newRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.status != want {
+			t.Errorf("GET %s: %d %s, want %d", path, rec.status, rec.body.String(), want)
+		}
+		if want == 200 && strings.Contains(path, id) && !strings.Contains(rec.body.String(), `"location":"https://proxy.example/roster/scim/v2/Users/`+id) {
+			t.Errorf("meta.location does not use BaseURL: %s", rec.body.String())
 		}
 	}
 }
