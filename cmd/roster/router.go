@@ -104,6 +104,9 @@ func newRouter(d routerDeps) http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(csrf.Handler)
 		r.Handle(auth.BootstrapPath, d.bootstrap)
+		// Invitation and password-reset links: no session, the link is
+		// the credential.
+		r.Handle(auth.InvitePath+"*", &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log})
 		r.Get("/admin", adminHome(d))
 		r.Get("/admin/", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/admin", http.StatusSeeOther)

@@ -1,0 +1,172 @@
+package notify_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/notify"
+	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/sqlite"
+)
+
+var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/invite/rsi_[A-Za-z0-9_-]+`)
+
+// TestInvitationThroughRealSMTP: an invitation goes out through SMTP, its
+// link sets the password once, a second use and an expired link are
+// refused, and a resend rotates the link.
+func TestInvitationThroughRealSMTP(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ten := &store.Tenant{Name: "acme"}
+	must(t, st.CreateTenant(ctx, ten))
+	u := &store.User{TenantID: ten.ID, UserName: "ada@acme.io", Active: true, Activation: store.ActivationPending,
+		Name: store.Name{GivenName: "Ada"}, Emails: []store.MultiValue{{Value: "ada@acme.io", Primary: true}}}
+	must(t, st.CreateUser(ctx, u))
+
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	iv := &auth.Invites{Store: st, TTL: time.Hour, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	page := httptest.NewServer(http.StripPrefix("", iv))
+	defer page.Close()
+	iv.PublicURL = page.URL
+
+	s := &sink{}
+	addr, _ := startSink(t, s, "127.0.0.1:0")
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	sender, err := notify.NewSMTPSender(notify.SMTPConfig{Host: host, Port: port, From: "Roster <no-reply@roster.test>", TLS: "none"})
+	must(t, err)
+	d := &notify.Dispatcher{Outbox: st, Senders: map[string]notify.Sender{"email": sender}, Holder: "n1", Now: clock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+
+	must(t, iv.Send(ctx, ten.ID, u.ID, store.InviteActivate, "admin:test"))
+	if sent, _, err := d.RunOnce(ctx); sent != 1 || err != nil {
+		t.Fatalf("dispatch: sent %d, %v", sent, err)
+	}
+	link := lastLink(t, s)
+
+	// Wrong confirmation: refused with a message, the link still works.
+	if code, body := submit(t, link, "correct horse battery", "correct horse batterY"); code != 422 || !strings.Contains(body, "differ") {
+		t.Errorf("mismatched passwords: %d, want 422 saying they differ", code)
+	}
+	if code, body := submit(t, link, "short", "short"); code != 422 || !strings.Contains(body, "at least 12") {
+		t.Errorf("short password: %d, want 422 naming the minimum", code)
+	}
+	if code, body := submit(t, link, "correct horse battery", "correct horse battery"); code != 200 || !strings.Contains(body, "active") {
+		t.Fatalf("good password: %d %s", code, body)
+	}
+	got, _ := st.GetUser(ctx, ten.ID, u.ID)
+	if got.Activation != store.ActivationActive || auth.CheckPassword(got.PasswordHash, "correct horse battery") != nil {
+		t.Errorf("after activation: state %q, password set=%v", got.Activation, got.PasswordHash != "")
+	}
+	if code, _ := submit(t, link, "another good password", "another good password"); code != http.StatusGone {
+		t.Errorf("second use of the link: %d, want 410", code)
+	}
+	if err := iv.Send(ctx, ten.ID, u.ID, store.InviteActivate, "admin:test"); err != auth.ErrAlreadyActive {
+		t.Errorf("re-inviting an active user: %v, want ErrAlreadyActive", err)
+	}
+
+	// Password reset; the first link is replaced by a resend.
+	must(t, iv.Send(ctx, ten.ID, u.ID, store.InviteReset, "admin:test"))
+	must(t, iv.Send(ctx, ten.ID, u.ID, store.InviteReset, "admin:test"))
+	if sent, _, _ := d.RunOnce(ctx); sent != 2 {
+		t.Fatalf("dispatch of two resets: sent %d", sent)
+	}
+	msgs := s.received()
+	a, b := linkIn(t, msgs[len(msgs)-2]), linkIn(t, msgs[len(msgs)-1])
+	if a == b {
+		t.Fatalf("a resend reused the link")
+	}
+	// The outbox may deliver the two in either order: exactly one works.
+	codeA, _ := get(t, a)
+	codeB, _ := get(t, b)
+	fresh := a
+	if codeB == http.StatusOK {
+		fresh = b
+	}
+	if (codeA == http.StatusOK) == (codeB == http.StatusOK) || codeA+codeB != http.StatusOK+http.StatusGone {
+		t.Errorf("after a resend the two links answer %d and %d, want one 200 and one 410", codeA, codeB)
+	}
+	now = now.Add(2 * time.Hour) // past the TTL
+	if code, body := get(t, fresh); code != http.StatusGone || !strings.Contains(body, "Ask your administrator") {
+		t.Errorf("expired link: %d, want 410 telling what to do", code)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastLink(t *testing.T, s *sink) string {
+	t.Helper()
+	msgs := s.received()
+	if len(msgs) == 0 {
+		t.Fatal("no e-mail received")
+	}
+	return linkIn(t, msgs[len(msgs)-1])
+}
+
+// linkIn decodes the message's text and finds the invitation link.
+func linkIn(t *testing.T, raw string) string {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(m.Body)
+	text := string(b)
+	if dec, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil || dec == "" {
+		t.Errorf("e-mail without a subject")
+	}
+	// Quoted-printable soft breaks would cut the link.
+	text = strings.ReplaceAll(text, "=\r\n", "")
+	text = strings.ReplaceAll(text, "=3D", "=")
+	l := linkRE.FindString(text)
+	if l == "" {
+		t.Fatalf("no invitation link in:\n%s", raw)
+	}
+	return l
+}
+
+func get(t *testing.T, link string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func submit(t *testing.T, link, pw, confirm string) (int, string) {
+	t.Helper()
+	resp, err := http.PostForm(link, url.Values{"password": {pw}, "confirm": {confirm}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
