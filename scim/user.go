@@ -1,10 +1,6 @@
 package scim
 
 import (
-	"strconv"
-	"strings"
-	"time"
-
 	"github.com/roster-scim/roster/store"
 )
 
@@ -197,76 +193,6 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection) {
 	w.close('}')
 }
 
-// appendAttr renders a value kept verbatim (User.Extra) following the
-// attribute definition, so sub-attributes come out in schema order and
-// projection applies to them.
-func appendAttr(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
-	if isEmptyValue(v) {
-		return
-	}
-	w.key(a.name)
-	appendValue(w, urn, a, v, p)
-}
-
-func appendValue(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
-	if list, ok := v.([]any); ok && a.multi {
-		w.open('[')
-		for _, e := range list {
-			appendElement(w, urn, a, e, p)
-		}
-		w.close(']')
-		return
-	}
-	appendElement(w, urn, a, v, p)
-}
-
-func appendElement(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
-	m, ok := v.(map[string]any)
-	if !ok || !a.complex() {
-		w.value(v)
-		return
-	}
-	w.open('{')
-	for _, s := range a.subs {
-		if !p.sub(urn, a, s) {
-			continue
-		}
-		if sv, ok := lookupKey(m, s.name); ok && !isEmptyValue(sv) {
-			w.key(s.name)
-			w.value(sv)
-		}
-	}
-	w.close('}')
-}
-
-func isEmptyValue(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
-}
-
-// lookupKey finds key in m exactly, then ignoring case (SCIM attribute
-// names are case-insensitive).
-func lookupKey(m map[string]any, key string) (any, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return nil, false
-}
-
 func (h *handler) appendGroupRefs(w *jsonWriter, a *attrDef, groups []store.GroupRef, p *projection) {
 	w.key(a.name)
 	w.open('[')
@@ -291,48 +217,4 @@ func (h *handler) appendGroupRefs(w *jsonWriter, a *attrDef, groups []store.Grou
 		w.close('}')
 	}
 	w.close(']')
-}
-
-func (h *handler) location(rt *resourceType, id string) string {
-	return h.baseURL + rt.endpoint + "/" + id
-}
-
-func (h *handler) appendMeta(w *jsonWriter, rt *resourceType, id string, version int64, created, modified time.Time, p *projection) {
-	a := rt.common.exact["meta"]
-	if !p.attr("", a) {
-		return
-	}
-	w.key("meta")
-	w.open('{')
-	for _, s := range a.subs {
-		if !p.sub("", a, s) {
-			continue
-		}
-		switch s.name {
-		case "resourceType":
-			w.strField(s.name, rt.name)
-		case "created":
-			w.key(s.name)
-			w.time(created)
-		case "lastModified":
-			w.key(s.name)
-			w.time(modified)
-		case "location":
-			w.key(s.name)
-			w.str(h.location(rt, id))
-		case "version":
-			w.key(s.name)
-			w.str(etag(version))
-		}
-	}
-	w.close('}')
-}
-
-// etag renders a version as a weak entity tag.
-func etag(version int64) string {
-	b := make([]byte, 0, 24)
-	b = append(b, `W/"`...)
-	b = strconv.AppendInt(b, version, 10)
-	b = append(b, '"')
-	return string(b)
 }
