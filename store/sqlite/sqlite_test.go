@@ -320,3 +320,38 @@ func TestClaimerProcess(t *testing.T) {
 	wg.Wait()
 	fmt.Printf("granted=%d\n", granted)
 }
+
+// TestBackgroundCheckpoint: the WAL reaches the database file without a
+// commit paying for it.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	s := openTest(t, path)
+	ctx := context.Background()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := s.CreateUser(ctx, &store.User{TenantID: ten.ID, UserName: fmt.Sprint("u", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * checkpointEvery)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > before.Size() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after %v: no background checkpoint", fi.Size(), 5*checkpointEvery)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -12,11 +14,9 @@ import (
 // userCols are the columns scanUser reads, in its order.
 const userCols = `tenant_id, id, version, created, updated, doc`
 
-const (
-	insertUser = `INSERT INTO users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, active, version, created, updated, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertEmail = `INSERT OR IGNORE INTO user_emails (tenant_id, value_norm, user_id) VALUES (?, ?, ?)`
-)
+const insertUser = `INSERT INTO users (tenant_id, id, user_name, user_name_norm, external_id, display_name_norm, active,
+		version, created, updated, doc, emails_norm)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 var userConflicts = map[string]string{
 	"users.user_name_norm": "userName",
@@ -56,25 +56,21 @@ func validateUser(u *store.User) error {
 	return nil
 }
 
-// emailKeys are the distinct folded e-mail values of u, folded as the
-// filter evaluator folds them so SQL and evaluator agree.
-func emailKeys(u *store.User) []string {
-	switch len(u.Emails) {
-	case 0:
-		return nil
-	case 1:
-		return []string{store.NormUserName(u.Emails[0].Value)}
+// emailsNorm is the JSON array of the distinct folded e-mail values of u,
+// folded as the filter evaluator folds them so SQL and evaluator agree.
+// The users triggers (migration 0003) keep user_emails equal to it.
+func emailsNorm(u *store.User) string {
+	if len(u.Emails) == 0 {
+		return "[]"
 	}
 	out := make([]string, 0, len(u.Emails))
-	seen := make(map[string]bool, len(u.Emails))
 	for _, e := range u.Emails {
-		k := store.NormUserName(e.Value)
-		if !seen[k] {
-			seen[k] = true
+		if k := store.NormUserName(e.Value); !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
-	return out
+	b, _ := json.Marshal(out) // strings always encode
+	return string(b)
 }
 
 // CreateUser inserts u, filling ID (when empty), Version and timestamps.
@@ -92,22 +88,11 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if err != nil {
 		return err
 	}
-	emails := emailKeys(u)
-	err = s.tx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, insertUser, u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
-			store.NormDisplayName(u.DisplayName), boolInt(u.Active), u.Version, t.UnixMilli(), t.UnixMilli(), doc); err != nil {
-			return constraint(err, userConflicts, nil)
-		}
-		if len(emails) == 0 {
-			return nil
-		}
-		for _, e := range emails {
-			if _, err := tx.ExecContext(ctx, insertEmail, u.TenantID, e, u.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// One statement, so no explicit transaction: the insert and the
+	// triggered e-mail rows commit or fail together.
+	_, err = s.wr.ExecContext(ctx, insertUser, u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
+		store.NormDisplayName(u.DisplayName), boolInt(u.Active), u.Version, t.UnixMilli(), t.UnixMilli(), doc, emailsNorm(u))
+	err = constraint(err, userConflicts, nil)
 	if err != nil {
 		// Leave u as it came: a caller retrying must not reuse an id
 		// that was never stored.
@@ -132,7 +117,8 @@ func (s *Store) GetUserByUserName(ctx context.Context, tenantID, userName string
 	return u, notFound(err)
 }
 
-// UpdateUser writes u if its Version is still the stored one.
+// UpdateUser writes u if its Version is still the stored one, in one
+// compare-and-set statement.
 func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 	if err := validateUser(u); err != nil {
 		return err
@@ -143,60 +129,18 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	var created int64
-	err = s.tx(ctx, func(tx *wtx) error {
-		old, err := lockUser(ctx, tx, u.TenantID, u.ID, u.Version)
-		if err != nil {
-			return err
-		}
-		err = tx.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
-				active = ?, version = version + 1, updated = ?, doc = ?
-			WHERE tenant_id = ? AND id = ? RETURNING created`,
-			u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
-			boolInt(u.Active), t.UnixMilli(), doc, u.TenantID, u.ID).Scan(&created)
-		if err != nil {
-			return constraint(err, userConflicts, nil)
-		}
-		return s.replaceEmails(ctx, tx, u.TenantID, u.ID, emailKeys(old), emailKeys(u))
-	})
+	err = s.wr.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
+			active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
+		WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
+		u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
+		boolInt(u.Active), t.UnixMilli(), doc, emailsNorm(u), u.TenantID, u.ID, u.Version).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return casMiss(ctx, s.rd, "users", u.TenantID, u.ID)
+	}
 	if err != nil {
-		return err
+		return constraint(err, userConflicts, nil)
 	}
 	u.Version, u.UpdatedAt, u.CreatedAt = u.Version+1, t, msTime(created)
-	return nil
-}
-
-// lockUser reads the stored user inside a write transaction, checking its
-// version unless version is 0.
-func lockUser(ctx context.Context, tx *wtx, tenantID, id string, version int64) (*store.User, error) {
-	old, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id))
-	if err != nil {
-		return nil, notFound(err)
-	}
-	if version != 0 && old.Version != version {
-		return nil, store.ErrPrecondition
-	}
-	return old, nil
-}
-
-// replaceEmails moves the user's e-mail index rows from the values was to
-// the values want, touching only the ones that differ.
-func (s *Store) replaceEmails(ctx context.Context, tx *wtx, tenantID, userID string, was, want []string) error {
-	for _, v := range was {
-		if slices.Contains(want, v) {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE tenant_id = ? AND value_norm = ? AND user_id = ?`, tenantID, v, userID); err != nil {
-			return err
-		}
-	}
-	for _, v := range want {
-		if slices.Contains(was, v) {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, insertEmail, tenantID, v, userID); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -206,15 +150,16 @@ func (s *Store) replaceEmails(ctx context.Context, tx *wtx, tenantID, userID str
 // that could otherwise activate a user who no longer exists.
 func (s *Store) DeleteUser(ctx context.Context, tenantID, id string, version int64) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		old, err := lockUser(ctx, tx, tenantID, id, version)
+		var cur int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&cur)
 		if err != nil {
-			return err
+			return notFound(err)
+		}
+		if version != 0 && cur != version {
+			return store.ErrPrecondition
 		}
 		t := now().UnixMilli()
 		if err := returnSeatsOfUser(ctx, tx, tenantID, id); err != nil {
-			return err
-		}
-		if err := s.replaceEmails(ctx, tx, tenantID, id, emailKeys(old), nil); err != nil {
 			return err
 		}
 		for _, q := range []string{
