@@ -201,6 +201,7 @@ func (r *Roles) Resolve(ctx context.Context, id *Identity) (*store.Session, erro
 	if err != nil {
 		return nil, err
 	}
+	tenants = slices.Clone(tenants)
 	slices.SortFunc(tenants, func(a, b *store.Tenant) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	suspended := false
 	for _, t := range tenants {
