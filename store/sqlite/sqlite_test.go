@@ -355,3 +355,74 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestEmailIndexFollowsUsers: whatever creates, updates and deletes do,
+// user_emails holds exactly the folded e-mail values of the users there
+// are (the triggers of migration 0003 maintain it).
+func TestEmailIndexFollowsUsers(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	mv := func(vs ...string) []store.MultiValue {
+		var out []store.MultiValue
+		for _, v := range vs {
+			out = append(out, store.MultiValue{Value: v})
+		}
+		return out
+	}
+	var us []*store.User
+	for i, emails := range [][]store.MultiValue{nil, mv("A@x.io"), mv("a@X.io", "b@x.io", "B@X.IO"), mv(""), mv("c@x.io")} {
+		u := &store.User{TenantID: ten.ID, UserName: fmt.Sprint("u", i), Emails: emails}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		us = append(us, u)
+	}
+	// A failed create (taken userName) leaves no rows behind.
+	if err := s.CreateUser(ctx, &store.User{TenantID: ten.ID, UserName: "U1", Emails: mv("ghost@x.io")}); err == nil {
+		t.Fatal("duplicate userName accepted")
+	}
+	us[1].Emails = mv("new@x.io", "a@x.io")
+	us[2].Emails = nil
+	us[3].Emails = mv("d@x.io")
+	for _, u := range us[1:4] {
+		if err := s.UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := *us[0]
+	stale.Version = 99
+	stale.Emails = mv("stale@x.io")
+	if err := s.UpdateUser(ctx, &stale); err == nil {
+		t.Fatal("stale update accepted")
+	}
+	if err := s.DeleteUser(ctx, ten.ID, us[4].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]bool{}
+	for _, u := range us[:4] {
+		for _, e := range u.Emails {
+			want[u.ID+" "+store.NormUserName(e.Value)] = true
+		}
+	}
+	got := map[string]bool{}
+	rows, err := s.r.Query(`SELECT user_id, value_norm FROM user_emails`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		got[id+" "+v] = true
+	}
+	rows.Close()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("user_emails rows = %v\nwant %v", got, want)
+	}
+}
