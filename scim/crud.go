@@ -109,19 +109,34 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, tenant string, 
 	}
 	if rt == userType {
 		u, err := h.createUser(r.Context(), tenant, d)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		h.respondUser(w, r, tenant, http.StatusCreated, u, h.location(rt, u.ID))
+		h.respond(w, r, tenant, http.StatusCreated, u, err)
 		return
 	}
 	g, err := h.createGroup(r.Context(), tenant, d)
+	h.respond(w, r, tenant, http.StatusCreated, g, err)
+}
+
+// respond answers a write: err as a SCIM error, else the resource
+// (with its Location when created).
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, tenant string, status int, res any, err error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	h.respondGroup(w, r, tenant, http.StatusCreated, g, h.location(rt, g.ID))
+	switch x := res.(type) {
+	case *store.User:
+		loc := ""
+		if status == http.StatusCreated {
+			loc = h.location(userType, x.ID)
+		}
+		h.respondUser(w, r, tenant, status, x, loc)
+	case *store.Group:
+		loc := ""
+		if status == http.StatusCreated {
+			loc = h.location(groupType, x.ID)
+		}
+		h.respondGroup(w, r, tenant, status, x, loc)
+	}
 }
 
 func (h *handler) createUser(ctx context.Context, tenant string, d doc) (*store.User, error) {
@@ -180,19 +195,11 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, tenant string,
 	}
 	if rt == userType {
 		u, err := h.replaceUser(r, tenant, id, d)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		h.respondUser(w, r, tenant, http.StatusOK, u, "")
+		h.respond(w, r, tenant, http.StatusOK, u, err)
 		return
 	}
 	g, err := h.replaceGroup(r, tenant, id, d)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	h.respondGroup(w, r, tenant, http.StatusOK, g, "")
+	h.respond(w, r, tenant, http.StatusOK, g, err)
 }
 
 // retryable reports whether a failed compare-and-set should be retried
@@ -348,11 +355,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, tenant string, r
 	}
 	if rt == userType {
 		u, err := h.patchUser(r, tenant, id, ops)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		h.respondUser(w, r, tenant, http.StatusOK, u, "")
+		h.respond(w, r, tenant, http.StatusOK, u, err)
 		return
 	}
 	version, err := h.patchGroup(r, tenant, id, ops)
@@ -368,11 +371,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, tenant string, r
 		return
 	}
 	g, err := h.store.GetGroup(r.Context(), tenant, id)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	h.respondGroup(w, r, tenant, http.StatusOK, g, "")
+	h.respond(w, r, tenant, http.StatusOK, g, err)
 }
 
 func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (*store.User, error) {

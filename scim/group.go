@@ -40,11 +40,7 @@ func (h *handler) appendGroup(w *jsonWriter, g *store.Group, members []store.Mem
 	w.open('[')
 	w.str(uriGroup)
 	w.close(']')
-	w.key("id")
-	w.str(g.ID)
-	if g.ExternalID != "" && p.attr("", rt.common.exact["externalId"]) {
-		w.strField("externalId", g.ExternalID)
-	}
+	appendIdentity(w, rt, g.ID, g.ExternalID, p)
 	for _, a := range rt.core.attrs {
 		if !p.attr("", a) {
 			continue

@@ -9,6 +9,15 @@ import (
 // Rendering shared by Users and Groups: values kept verbatim, meta and
 // ETags.
 
+// appendIdentity writes id, always returned, and externalId.
+func appendIdentity(w *jsonWriter, rt *resourceType, id, externalID string, p *projection) {
+	w.key("id")
+	w.str(id)
+	if externalID != "" && p.attr("", rt.common.exact["externalId"]) {
+		w.strField("externalId", externalID)
+	}
+}
+
 // appendAttr renders a value kept verbatim (User.Extra) following the
 // attribute definition, so sub-attributes come out in schema order and
 // projection applies to them.

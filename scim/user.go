@@ -22,11 +22,7 @@ func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, groups
 		w.str(uriRoster)
 	}
 	w.close(']')
-	w.key("id")
-	w.str(u.ID)
-	if u.ExternalID != "" && p.attr("", rt.common.exact["externalId"]) {
-		w.strField("externalId", u.ExternalID)
-	}
+	appendIdentity(w, rt, u.ID, u.ExternalID, p)
 	for _, a := range rt.core.attrs {
 		if !p.attr("", a) {
 			continue
