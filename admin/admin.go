@@ -101,6 +101,10 @@ func New(d Deps) http.Handler {
 		Idle: d.SessionIdle, Absolute: d.SessionAbsolute, Secure: secure, Path: s.base, Now: s.now,
 	})
 	if d.OIDC.Configured() {
+		if d.OIDC.RedirectURL == "" {
+			// config.example.yaml: empty means <public URL>/admin/oidc/callback.
+			d.OIDC.RedirectURL = s.public + s.base + "/oidc/callback"
+		}
 		s.oidc, s.oidcErr = auth.NewOIDC(d.OIDC, auth.OIDCOptions{Secure: secure, CookiePath: s.base, HTTPClient: d.OIDCClient, Now: s.now})
 		if s.oidcErr != nil {
 			s.log.Error("admin portal: OIDC configuration unusable", "err", s.oidcErr)

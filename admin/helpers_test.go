@@ -37,7 +37,7 @@ func (c *testClock) Add(d time.Duration) {
 // env is a portal over a real SQLite store with two tenants, acme and
 // globex, each with a pool of one product.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     store.Store
 	clock  *testClock
@@ -67,9 +67,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 func newEnvOn(t testing.TB, st store.Store, opts ...envOption) *env {
 	t.Helper()
 	e := &env{ctx: context.Background(), st: st, clock: &testClock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, log: &strings.Builder{}}
-	if tt, ok := t.(*testing.T); ok {
-		e.t = tt
-	}
+	e.t = t
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: e.log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.eng = licensing.New(st, licensing.WithClock(e.clock.Now), licensing.WithLogger(logger))
 	d := Deps{Store: st, Engine: e.eng, PublicURL: "https://roster.example.com", Logger: logger, Now: e.clock.Now}

@@ -140,7 +140,6 @@ type opPoolRow struct {
 	P         *store.Pool
 	Product   string
 	UpdateURL string
-	ResizeURL string
 	Ended     bool
 }
 
@@ -164,7 +163,7 @@ func (s *server) opPoolsData(c *rc) (*opPoolsData, error) {
 	now := s.now()
 	for _, p := range k.Pools {
 		d.Pools = append(d.Pools, opPoolRow{P: p, Product: k.ProductName(p.ProductID), Ended: !p.EndsAt.IsZero() && !now.Before(p.EndsAt),
-			UpdateURL: s.base + "/op/tenants/" + t.ID + "/pools/" + p.ID, ResizeURL: s.base + "/t/" + t.ID + "/pools/" + p.ID + "/resize"})
+			UpdateURL: s.base + "/op/tenants/" + t.ID + "/pools/" + p.ID})
 	}
 	for _, p := range k.Products {
 		if k.PoolOfProduct(p.ID) == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-scim/roster/auth"
 	"github.com/roster-scim/roster/store"
 )
 
@@ -206,6 +207,10 @@ func TestSamplerAndChart(t *testing.T) {
 	e := newEnv(t)
 	s := &Sampler{Store: e.st, Holder: "node-1", Interval: time.Hour, Now: e.clock.Now}
 	u := e.user(e.acme.ID, "s@acme.test", false)
+	old := e.operator() // ends 12 hours from now; the samples below take 3
+	e.clock.Add(-13 * time.Hour)
+	stale := e.operator()
+	e.clock.Add(13 * time.Hour)
 	for range 3 {
 		n, err := s.Once(e.ctx)
 		must(t, err)
@@ -214,6 +219,12 @@ func TestSamplerAndChart(t *testing.T) {
 		}
 		must(t, e.eng.Assign(e.ctx, e.acme.ID, e.poolA.ID, u.ID, "test"))
 		e.clock.Add(time.Hour)
+	}
+	if _, err := e.st.GetSession(e.ctx, auth.HashSecret(stale.Value)); err == nil {
+		t.Errorf("the sampler left an ended session")
+	}
+	if _, err := e.st.GetSession(e.ctx, auth.HashSecret(old.Value)); err != nil {
+		t.Errorf("the sampler deleted a live session: %v", err)
 	}
 	// Another node does not sample while the lease is held.
 	other := &Sampler{Store: e.st, Holder: "node-2", Interval: time.Hour, Now: e.clock.Now}

@@ -8,9 +8,10 @@ import (
 	"github.com/roster-scim/roster/store"
 )
 
-// Sampler records every pool's usage at an interval for the Licenses
-// page's chart. Like the reconciler it takes a work lease first, so with
-// many nodes one of them samples each round.
+// Sampler is the portal's housekeeping: at an interval it records every
+// pool's usage for the Licenses page's chart and deletes portal sessions
+// past their absolute lifetime. Like the reconciler it takes a work lease
+// first, so with many nodes one of them does it each round.
 type Sampler struct {
 	Store store.Store
 	// Holder is this node's name in the lease.
@@ -69,6 +70,9 @@ func (s *Sampler) Once(ctx context.Context) (int, error) {
 	ok, err := s.Store.AcquireLease(ctx, sampleLease, s.Holder, now(), iv+iv/2)
 	if err != nil || !ok {
 		return 0, err
+	}
+	if _, err := s.Store.DeleteExpiredSessions(ctx, store.Timestamp(now())); err != nil {
+		s.logger().WarnContext(ctx, "deleting ended portal sessions failed", "err", err)
 	}
 	tenants, err := s.Store.ListTenants(ctx)
 	if err != nil {
