@@ -42,7 +42,7 @@ func testPools(t *testing.T, e *env) {
 	ten := e.tenant("t")
 	pr, pr2 := e.product("p1"), e.product("p2")
 	ends := store.Timestamp(time.Now().Add(365 * 24 * time.Hour))
-	p := &store.Pool{TenantID: ten.ID, ProductID: pr.ID, Total: 3, Assigned: 7, Overage: 2, EndsAt: ends, MaxDevicesPerSeat: 2}
+	p := &store.Pool{TenantID: ten.ID, ProductID: pr.ID, Total: 3, Assigned: 7, Overage: 2, EndsAt: ends, MaxDevicesPerSeat: 2, AutoAssign: true}
 	e.must(e.s.CreatePool(e.ctx, p), "CreatePool")
 	if p.ID == "" || p.Version != 1 || p.Assigned != 0 || p.Overage != 0 || p.Policy != store.PolicyDeny {
 		t.Errorf("CreatePool: ID %q Version %d Assigned %d Overage %d Policy %q; want counters 0, policy deny",
@@ -68,10 +68,11 @@ func testPools(t *testing.T, e *env) {
 
 	// Terms change under compare-and-set; counters stay.
 	stale := *p
-	p.Total, p.MaxDevicesPerSeat, p.Policy = 2, 3, store.PolicyAllowOver
+	p.Total, p.MaxDevicesPerSeat, p.Policy, p.AutoAssign = 2, 3, store.PolicyAllowOver, false
 	e.must(e.s.UpdatePool(e.ctx, p), "UpdatePool")
 	got = e.getPool(ten.ID, p.ID)
-	if got.Total != 2 || got.MaxDevicesPerSeat != 3 || got.Policy != store.PolicyAllowOver || got.Assigned != 2 || got.Version != 2 {
+	same(t, got, p, "GetPool after UpdatePool")
+	if got.Total != 2 || got.MaxDevicesPerSeat != 3 || got.Policy != store.PolicyAllowOver || got.AutoAssign || got.Assigned != 2 || got.Version != 2 {
 		t.Errorf("after UpdatePool: %+v", got)
 	}
 	stale.Total = 10
