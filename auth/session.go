@@ -33,10 +33,10 @@ type Session struct {
 // key recognises it without a lookup; the price is that one session cannot
 // be revoked before it expires except by changing the key.
 //
-// Deprecated: the portal keeps sessions in the store (ServerSessions), so
-// a sign-out or a lost right ends a session everywhere at once. Sessions
-// remains only until cmd mounts admin.New and drops its placeholder
-// /admin pages; then it goes.
+// The portal does not use it: it keeps sessions in the store
+// (ServerSessions), so a sign-out or a lost right ends a session
+// everywhere at once. Sessions remains only until cmd mounts admin.New in
+// place of its placeholder /admin pages; then it goes.
 type Sessions struct {
 	key    []byte
 	ttl    time.Duration
