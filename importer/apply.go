@@ -136,41 +136,37 @@ func (r *Runner) apply(ctx context.Context, ls *lease, j *store.ImportJob) error
 	if err != nil {
 		return err
 	}
-	done, failed, after := 0, 0, 0
-	for {
-		rows, err := r.Store.ImportRows(ctx, j.TenantID, j.ID, after, lim.BatchSize)
-		if err != nil {
-			return fmt.Errorf("read import rows: %w", err)
+	pages, stop := r.readRows(ctx, j, lim)
+	defer stop()
+	done, failed := 0, 0
+	for p := range pages {
+		if p.err != nil {
+			return fmt.Errorf("read import rows: %w", p.err)
 		}
-		if len(rows) == 0 {
-			break
-		}
-		after = rows[len(rows)-1].N
-		var todo []*store.ImportRow
-		for _, row := range rows {
+		var todo []*item
+		for _, it := range p.items {
 			switch {
-			case len(row.Errors) > 0:
+			case len(it.row.Errors) > 0:
 				failed++
-			case row.Done:
+			case it.row.Done:
 				done++
 			default:
-				todo = append(todo, row)
+				todo = append(todo, it)
 			}
 		}
 		if len(todo) > 0 {
 			if err := r.applyBatch(ctx, ls, cat, j, todo); err != nil {
 				return err
 			}
-			for _, row := range todo {
-				if len(row.Errors) > 0 {
+			for _, it := range todo {
+				if len(it.row.Errors) > 0 {
 					failed++
 				} else {
 					done++
 				}
 			}
 		}
-		last := len(rows) < lim.BatchSize
-		if len(todo) > 0 || last {
+		if len(todo) > 0 || p.last {
 			if err := r.saveJob(ctx, j, func(j *store.ImportJob) { j.Done, j.Failed = done, failed }); err != nil {
 				return fmt.Errorf("save import progress: %w", err)
 			}
@@ -179,11 +175,54 @@ func (r *Runner) apply(ctx context.Context, ls *lease, j *store.ImportJob) error
 		if err := ls.keep(ctx); err != nil {
 			return err
 		}
-		if last {
-			break
-		}
 	}
 	return r.saveJob(ctx, j, func(j *store.ImportJob) { j.Done, j.Failed = done, failed })
+}
+
+// page is one batch of a job's rows, read and parsed ahead.
+type page struct {
+	items []*item
+	last  bool
+	err   error
+}
+
+// readRows reads the job's rows a batch ahead of the one being applied,
+// parsing the ones left to do, so that reading and decoding overlap with
+// the writes of the previous batch. stop waits for the reader to end.
+func (r *Runner) readRows(ctx context.Context, j *store.ImportJob, lim Limits) (<-chan page, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan page, 1)
+	go func() {
+		defer close(out)
+		after := 0
+		for {
+			rows, err := r.Store.ImportRows(ctx, j.TenantID, j.ID, after, lim.BatchSize)
+			p := page{err: err, last: len(rows) < lim.BatchSize}
+			for _, row := range rows {
+				it := &item{row: row}
+				if !row.Done && len(row.Errors) == 0 {
+					// A row that fails to parse now was checked by an
+					// older version; it fails instead of being applied.
+					it.in, it.errs = parseRow(row.Cells, lim.MaxCellLength, nil)
+				}
+				p.items = append(p.items, it)
+			}
+			select {
+			case out <- p:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || p.last {
+				return
+			}
+			after = rows[len(rows)-1].N
+		}
+	}()
+	return out, func() {
+		cancel()
+		for range out {
+		}
+	}
 }
 
 // item is one row on its way through a batch.
@@ -204,26 +243,19 @@ type item struct {
 // (refused value, no seat) goes into that row's Errors; any other failure
 // stops the run, and the whole batch is applied again next time, which
 // every step allows.
-func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *store.ImportJob, rows []*store.ImportRow) error {
-	lim := r.limits()
+func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *store.ImportJob, items []*item) error {
 	actor := Actor(j.ID)
-	items := make([]*item, len(rows))
-	for i, row := range rows {
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := ls.keep(ctx); err != nil {
 			return err
 		}
-		it := &item{row: row}
-		items[i] = it
-		var errs []string
-		it.in, errs = parseRow(row.Cells, lim.MaxCellLength, nil)
-		if len(errs) > 0 { // the file was checked by an older version
-			it.errs = errs
+		if len(it.errs) > 0 {
 			continue
 		}
-		u, created, err := r.upsert(ctx, j, row, &it.in)
+		u, created, err := r.upsert(ctx, j, it.row, &it.in)
 		if err != nil {
 			if msg, ok := rowError(err); ok {
 				it.errs = append(it.errs, msg)
@@ -330,6 +362,10 @@ func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *sto
 		if _, had := row.Cells[keyPasswordHash]; had {
 			row.Cells[keyPasswordHash] = "" // the user has it now; keep only that there was one
 		}
+	}
+	rows := make([]*store.ImportRow, len(items))
+	for i, it := range items {
+		rows[i] = it.row
 	}
 	if err := r.Store.PutImportRows(ctx, rows); err != nil {
 		return fmt.Errorf("record import rows: %w", err)
@@ -634,17 +670,12 @@ func setPhone(u *store.User, typ, v string) {
 	u.PhoneNumbers = out
 }
 
-// createdView is the audit record of a created user: what the row set,
-// never the password (only whether one was set).
+// createdView is the audit record of a created user. The row itself, with
+// every value, stays with the import job; the event names the user and
+// where it came from, and never holds the password (only whether one was
+// set).
 func createdView(u *store.User, in *rowInput) map[string]any {
-	v := map[string]any{"userName": u.UserName, "email": in.email, "firstName": in.first, "lastName": in.last,
-		"accountAdmin": u.AccountAdmin, "password": u.PasswordHash != ""}
-	for k, s := range map[string]string{"mobilePhone": in.mobile, "businessPhone": in.business, "company": in.company,
-		"customerCode": in.customer, "udid": in.udid, "notes": in.notes} {
-		if s != "" {
-			v[k] = s
-		}
-	}
+	v := map[string]any{"userName": u.UserName, "email": in.email, "accountAdmin": u.AccountAdmin, "password": u.PasswordHash != ""}
 	if len(in.groups) > 0 {
 		v["groups"] = in.groups
 	}

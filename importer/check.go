@@ -139,6 +139,65 @@ type checker struct {
 	// waiting list because earlier rows took the free seats.
 	waiting map[string]int
 	poolOf  map[string]*product // pool id -> product
+	// known holds the tenant's logins (folded) when the tenant was small
+	// enough to list up front, sparing a lookup per row; nil means look
+	// each login up.
+	known map[string]known
+}
+
+// known is what the check needs of an existing user.
+type known struct {
+	id, userName string
+	active       bool
+}
+
+// preloadMax is the largest tenant whose logins are listed up front; a
+// first bulk load into an empty tenant, the common case, costs no lookup
+// at all.
+var preloadMax = 20_000
+
+// loadKnown lists the tenant's users when there are few enough of them.
+func (c *checker) loadKnown(ctx context.Context) error {
+	page, err := c.st.ListUsers(ctx, c.tenantID, store.Query{})
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if page.Total > preloadMax {
+		return nil
+	}
+	m := make(map[string]known, page.Total)
+	for offset := 0; offset < page.Total; offset += 1000 {
+		p, err := c.st.ListUsers(ctx, c.tenantID, store.Query{Offset: offset, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		for _, u := range p.Users {
+			m[store.NormUserName(u.UserName)] = known{id: u.ID, userName: u.UserName, active: u.Active}
+		}
+		if len(p.Users) < 1000 {
+			break
+		}
+	}
+	c.known = m
+	return nil
+}
+
+// lookup finds the user who has a login.
+func (c *checker) lookup(ctx context.Context, login string) (*known, error) {
+	if c.known != nil {
+		if k, ok := c.known[store.NormUserName(login)]; ok {
+			return &k, nil
+		}
+		return nil, nil
+	}
+	u, err := c.st.GetUserByUserName(ctx, c.tenantID, login)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up user %s: %w", login, err)
+	}
+	return &known{id: u.ID, userName: u.UserName, active: u.Active}, nil
 }
 
 type seenRow struct{ n, line int }
@@ -162,7 +221,7 @@ func newChecker(cat *catalog) *checker {
 // returns the row's problems and the id of the user the login already
 // belongs to (the row is then an update). Only store failures are errors.
 func (c *checker) check(ctx context.Context, in *rowInput, n, line int, errs []string) ([]string, string, error) {
-	var existing *store.User
+	var existing *known
 	if in.username != "" {
 		k := store.NormUserName(in.username)
 		if first, dup := c.seen[k]; dup {
@@ -172,12 +231,9 @@ func (c *checker) check(ctx context.Context, in *rowInput, n, line int, errs []s
 			}
 		} else {
 			c.seen[k] = seenRow{n: n, line: line}
-			u, err := c.st.GetUserByUserName(ctx, c.tenantID, in.username)
-			switch {
-			case err == nil:
-				existing = u
-			case !errors.Is(err, store.ErrNotFound):
-				return nil, "", fmt.Errorf("look up user %s: %w", in.username, err)
+			var err error
+			if existing, err = c.lookup(ctx, in.username); err != nil {
+				return nil, "", err
 			}
 		}
 	}
@@ -219,12 +275,12 @@ func (c *checker) check(ctx context.Context, in *rowInput, n, line int, errs []s
 			direct = append(direct, p)
 		}
 	}
-	if existing != nil && !existing.Active && len(direct) > 0 {
-		errs = append(errs, fmt.Sprintf("%s: %s is deactivated; reactivate the user before giving them a license", ColProducts, existing.UserName))
+	if existing != nil && !existing.active && len(direct) > 0 {
+		errs = append(errs, fmt.Sprintf("%s: %s is deactivated; reactivate the user before giving them a license", ColProducts, existing.userName))
 	}
 	id := ""
 	if existing != nil {
-		id = existing.ID
+		id = existing.id
 	}
 	if len(errs) > 0 {
 		return errs, id, nil
@@ -238,12 +294,12 @@ func (c *checker) check(ctx context.Context, in *rowInput, n, line int, errs []s
 // is the row's error (Engine.Assign would refuse it); a seat that only a
 // group rule asks for waits, which is the rule's normal outcome, and is
 // reported as a warning of the whole job.
-func (c *checker) reserve(ctx context.Context, existing *store.User, direct []*product, groupIDs []string) ([]string, error) {
+func (c *checker) reserve(ctx context.Context, existing *known, direct []*product, groupIDs []string) ([]string, error) {
 	holds := func(poolID string) (bool, error) {
 		if existing == nil {
 			return false, nil
 		}
-		a, err := c.st.GetAssignment(ctx, c.tenantID, poolID, existing.ID)
+		a, err := c.st.GetAssignment(ctx, c.tenantID, poolID, existing.id)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}

@@ -255,10 +255,11 @@ func colLetter(i int) string {
 }
 
 // cells maps a data row onto the layout. Cells beyond the header are
-// reported by the caller as data without a header; every column of the
-// header gets an entry, empty or not, so the first stored row tells which
-// columns the file had.
-func (l *layout) cells(row []string, line int) (map[string]string, bool) {
+// reported by the caller as data without a header. Empty cells are left
+// out (the rows of a big file are stored twice over), except with all,
+// which the first row of a job gets: every column of the header then has
+// an entry, so the stored rows tell which columns the file had.
+func (l *layout) cells(row []string, line int, all bool) (map[string]string, bool) {
 	m := make(map[string]string, len(l.fields)+2)
 	for i, f := range l.fields {
 		if f == "" {
@@ -268,7 +269,9 @@ func (l *layout) cells(row []string, line int) (map[string]string, bool) {
 		if i < len(row) {
 			v = strings.TrimSpace(row[i])
 		}
-		m[f] = v
+		if v != "" || all {
+			m[f] = v
+		}
 	}
 	extra := false
 	for i := len(l.fields); i < len(row); i++ {

@@ -397,3 +397,14 @@ func TestMeter(t *testing.T) {
 		t.Errorf("line = %q", line)
 	}
 }
+
+// The same checks hold when the tenant is too big to list its logins up
+// front and each row's login is looked up on its own.
+func TestPerRowLookup(t *testing.T) {
+	defer func(n int) { preloadMax = n }(preloadMax)
+	preloadMax = 0
+	t.Run("reimport", TestReimportUpdatesInsteadOfDuplicating)
+	t.Run("seats", TestSeatAvailabilityAcrossFile)
+	t.Run("row errors", TestRowErrorsAgainstTenant)
+	t.Run("crash", TestCrashResumeSameFinalState)
+}

@@ -85,7 +85,7 @@ func parseBytes(data []byte, name string, lim Limits) ([]map[string]string, *lay
 		if blank(cells) {
 			continue
 		}
-		m, _ := lay.cells(cells, line)
+		m, _ := lay.cells(cells, line, len(rows) == 0)
 		rows = append(rows, m)
 	}
 }

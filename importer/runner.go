@@ -217,6 +217,10 @@ func (r *Runner) Submit(ctx context.Context, tenantID, fileName string, rd io.Re
 	if err != nil {
 		return nil, err
 	}
+	ck := newChecker(cat)
+	if err := ck.loadKnown(ctx); err != nil {
+		return nil, err
+	}
 
 	// The job is created before the rows, as running with Total 0 and
 	// this node holding its lease: no runner touches it meanwhile, and
@@ -237,7 +241,7 @@ func (r *Runner) Submit(ctx context.Context, tenantID, fileName string, rd io.Re
 	if err := r.Store.CreateImportJob(ctx, j); err != nil {
 		return nil, fmt.Errorf("create import job: %w", err)
 	}
-	total, failed, warnings, err := r.check(ctx, ls, j, src, lay, newChecker(cat), lim)
+	total, failed, warnings, err := r.check(ctx, ls, j, src, lay, ck, lim)
 	if err != nil {
 		msg := "the file could not be checked; upload it again"
 		if IsFileError(err) {
@@ -302,25 +306,24 @@ func (r *Runner) check(ctx context.Context, ls *lease, j *store.ImportJob, src s
 		batch, plain = batch[:0], plain[:0]
 		return ls.keep(ctx)
 	}
-	for {
+	rows, stop := readAhead(src, lim.BatchSize)
+	defer stop()
+	for raw := range rows {
 		if err := ctx.Err(); err != nil {
 			return total, failed, nil, err
 		}
-		cells, line, err := src.next()
-		if err == io.EOF {
+		if raw.err == io.EOF {
 			break
 		}
-		if err != nil {
-			return total, failed, nil, err
+		if raw.err != nil {
+			return total, failed, nil, raw.err
 		}
-		if blank(cells) {
-			continue
-		}
+		cells, line := raw.cells, raw.line
 		total++
 		if total > lim.MaxRows {
 			return total - 1, failed, nil, fileErrorf("the file has more than %d rows, the most one import accepts; split it into several files", lim.MaxRows)
 		}
-		m, extra := lay.cells(cells, line)
+		m, extra := lay.cells(cells, line, total == 1)
 		if extra && !extraWarned {
 			extraWarned = true
 			warnings = append(warnings, fmt.Sprintf("row %d (and maybe others) has values in columns without a header; they were not imported", line))

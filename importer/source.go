@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -615,3 +616,44 @@ func (s *csvSource) next() ([]string, int, error) {
 }
 
 func (s *csvSource) close() error { return nil }
+
+// rawRow is a non-blank row as read from the file, or the error (io.EOF
+// at the end) that stopped reading.
+type rawRow struct {
+	cells []string
+	line  int
+	err   error
+}
+
+// readAhead reads the file on its own goroutine, a batch ahead: decoding a
+// workbook's XML is the costliest part of checking a file, and this way it
+// overlaps with checking and storing the rows before. The last value sent
+// carries the error that ended reading. stop must be called before src is
+// closed; it waits for the reader to let go of src.
+func readAhead(src source, batch int) (<-chan rawRow, func()) {
+	out := make(chan rawRow, batch)
+	quit := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			cells, line, err := src.next()
+			if err == nil && blank(cells) {
+				continue
+			}
+			r := rawRow{cells: slices.Clone(cells), line: line, err: err}
+			select {
+			case out <- r:
+			case <-quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out, func() {
+		close(quit)
+		for range out { // wait for the reader to stop
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/roster-scim/roster/licensing"
+	"github.com/roster-scim/roster/store"
+)
+
+var (
+	benchRows = flag.Int("rows", 100_000, "rows of the file BenchmarkImportXLSX imports")
+	long      = flag.Bool("long", false, "run the tests on 100,000-row files")
+)
+
+// benchUser is row i of the benchmark file.
+func benchUser(i int) []string {
+	return []string{fmt.Sprintf("Given%d", i), fmt.Sprintf("Family%d", i), fmt.Sprintf("user%07d@bench.test", i),
+		fmt.Sprintf("user%07d@bench.test", i), "", fmt.Sprintf("+1 202 %07d", i), fmt.Sprintf("+1 303 %07d", i),
+		"Bench Corp", fmt.Sprintf("BC-%d", i), "", "", "", "no", ""}
+}
+
+// bigXLSX writes an n-row workbook the way Excel stores one (shared
+// strings), through excelize's stream writer.
+func bigXLSX(tb testing.TB, n int) []byte {
+	tb.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	must(tb, err)
+	row := make([]any, len(header))
+	for i, h := range header {
+		row[i] = h
+	}
+	must(tb, sw.SetRow("A1", row))
+	for i := 1; i <= n; i++ {
+		for j, v := range benchUser(i) {
+			row[j] = v
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		must(tb, sw.SetRow(cell, row))
+	}
+	must(tb, sw.Flush())
+	b, err := f.WriteToBuffer()
+	must(tb, err)
+	return b.Bytes()
+}
+
+func bigCSV(n int) []byte {
+	var b bytes.Buffer
+	b.Write(csvBytes(header))
+	for i := 1; i <= n; i++ {
+		b.Write(csvBytes(benchUser(i)))
+	}
+	return b.Bytes()
+}
+
+var (
+	bigOnce sync.Once
+	bigFile []byte
+)
+
+// peakHeap samples the heap in use while fn runs and returns the highest
+// value above what was in use before (a GC first, so earlier garbage does
+// not count).
+func peakHeap(fn func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > base && m.HeapInuse-base > peak.Load() {
+				peak.Store(m.HeapInuse - base)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak.Load()
+}
+
+// BenchmarkImportXLSX imports an n-row workbook end to end (Submit: parse
+// and check every row; Run: create the users with audit events and row
+// bookkeeping) and, in the same run on a fresh store, creates the same
+// users through store.CreateUser in a loop. It reports both rates, their
+// ratio (import / direct; the goal is at least 0.5) and the import's peak
+// heap. Run it as:
+//
+//	go test ./importer -run '^$' -bench ImportXLSX -benchtime 1x [-rows 100000]
+func BenchmarkImportXLSX(b *testing.B) {
+	n := *benchRows
+	bigOnce.Do(func() { bigFile = bigXLSX(b, n) })
+	ctx := context.Background()
+	// direct creates the same users, built as the importer builds them,
+	// through store.CreateUser in a loop. It runs before and after the
+	// import and the mean is used: other work on a shared machine moves
+	// both numbers, and this way it moves them alike.
+	direct := func() time.Duration {
+		st := openStore(b)
+		t1 := &store.Tenant{Name: "direct"}
+		must(b, st.CreateTenant(ctx, t1))
+		start := time.Now()
+		for i := 1; i <= n; i++ {
+			in, errs := parseRow(cellsOf(benchUser(i)), 32767, nil)
+			if len(errs) > 0 {
+				b.Fatal(errs)
+			}
+			if err := st.CreateUser(ctx, newUser(t1.ID, &in, "")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	for b.Loop() {
+		directBefore := direct()
+		st := openStore(b)
+		t2 := &store.Tenant{Name: "import"}
+		must(b, st.CreateTenant(ctx, t2))
+		r := &Runner{Store: st, Engine: licensing.New(st, licensing.WithLogger(quiet)), Logger: quiet,
+			Limits: Limits{MaxRows: n, BatchSize: 500}}
+		var submitDur, runDur time.Duration
+		peak := peakHeap(func() {
+			s := time.Now()
+			j, err := r.Submit(ctx, t2.ID, "bench.xlsx", bytes.NewReader(bigFile), store.ImportAllOrNothing, "bench")
+			if err != nil || j.State != store.JobQueued {
+				b.Fatalf("Submit: %v %+v", err, j)
+			}
+			submitDur = time.Since(s)
+			s = time.Now()
+			j, err = r.Run(ctx, t2.ID, j.ID)
+			if err != nil || j.Done != n {
+				b.Fatalf("Run: %v %+v", err, j)
+			}
+			runDur = time.Since(s)
+		})
+		importDur := submitDur + runDur
+		directDur := (directBefore + direct()) / 2
+		if page, err := st.ListUsers(ctx, t2.ID, store.Query{}); err != nil || page.Total != n {
+			b.Fatalf("imported %v users (%v)", page, err)
+		}
+		b.ReportMetric(float64(n)/importDur.Seconds(), "import-rows/s")
+		b.ReportMetric(float64(n)/directDur.Seconds(), "direct-rows/s")
+		b.ReportMetric(directDur.Seconds()/importDur.Seconds(), "ratio")
+		b.ReportMetric(submitDur.Seconds(), "submit-s")
+		b.ReportMetric(runDur.Seconds(), "run-s")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(len(bigFile))/(1<<20), "file-MB")
+	}
+}
+
+func cellsOf(row []string) map[string]string {
+	m := make(map[string]string, len(row))
+	for i, h := range header {
+		m[h] = row[i]
+	}
+	return m
+}
+
+// Reading a 100,000-row file keeps memory bounded: rows stream through,
+// the file is spooled to disk, nothing holds all rows.
+func TestLargeFileBoundedMemory(t *testing.T) {
+	if !*long {
+		t.Skip("100,000-row files: run with -long")
+	}
+	const n = 100_000
+	for name, data := range map[string][]byte{"xlsx": bigXLSX(t, n), "csv": bigCSV(n)} {
+		t.Run(name, func(t *testing.T) {
+			rows := 0
+			peak := peakHeap(func() {
+				src, _, err := openSource(bytes.NewReader(data), "big."+name, DefaultLimits)
+				must(t, err)
+				defer src.close()
+				cells, line, err := src.next()
+				must(t, err)
+				lay, err := parseHeader(cells, line)
+				must(t, err)
+				for {
+					cells, line, err := src.next()
+					if err == io.EOF {
+						break
+					}
+					must(t, err)
+					m, _ := lay.cells(cells, line, rows == 0)
+					if _, errs := parseRow(m, 32767, nil); len(errs) > 0 {
+						t.Fatal(errs)
+					}
+					rows++
+				}
+			})
+			t.Logf("%s: %d rows, file %.1f MB, peak heap %.1f MB", name, rows, float64(len(data))/(1<<20), float64(peak)/(1<<20))
+			if rows != n {
+				t.Errorf("%d rows, want %d", rows, n)
+			}
+			// The file itself (held by the test) is not counted; what
+			// parsing adds must not grow with the number of rows.
+			if peak > 64<<20 {
+				t.Errorf("peak heap %d MB while streaming", peak>>20)
+			}
+		})
+	}
+}
