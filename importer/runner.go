@@ -175,13 +175,20 @@ type submitAudit struct {
 // Submit reads and checks an uploaded file and stores its rows as a job of
 // tenantID. A file that cannot be imported at all (not a spreadsheet,
 // damaged, encrypted, too big, missing required columns) is a *FileError
-// and no job is created. Otherwise every row is checked before anything is
-// written to users, and the job comes back:
+// and no job is created; a problem found only while reading the rows (more
+// than MaxRows, a damaged row) returns the job, failed with that message
+// in Error, together with the *FileError. Otherwise every row is checked
+// before anything is written to users, and the job comes back:
 //
 //   - queued, when there is something to apply (run it with Run or
 //     RunPending);
 //   - done with Error set and nothing applied, when the mode is
-//     all-or-nothing and a row has errors, or when no row is valid.
+//     all-or-nothing and a row has errors, or when no row is valid;
+//   - failed, when the file has a header but no rows.
+//
+// Passwords in the file are hashed here (HashPassword, several at a time),
+// so that no plain password is ever stored; a file with many passwords
+// takes a while to check.
 //
 // mode is store.ImportAllOrNothing ("" means that) or
 // store.ImportValidRows; actor is who uploaded ("admin:<subject>").
@@ -195,6 +202,9 @@ func (r *Runner) Submit(ctx context.Context, tenantID, fileName string, rd io.Re
 	case store.ImportAllOrNothing, store.ImportValidRows:
 	default:
 		return nil, fmt.Errorf("unknown import mode %q (want %q or %q)", mode, store.ImportAllOrNothing, store.ImportValidRows)
+	}
+	if actor == "" {
+		actor = string(licensing.System)
 	}
 	if _, err := r.Store.GetTenant(ctx, tenantID); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", tenantID, err)
@@ -247,7 +257,11 @@ func (r *Runner) Submit(ctx context.Context, tenantID, fileName string, rd io.Re
 		if IsFileError(err) {
 			msg = err.Error()
 		}
-		if serr := r.saveJob(ctx, j, func(j *store.ImportJob) {
+		// Recorded even when ctx was cancelled, so the job does not wait
+		// for its lease to expire to say what happened.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if serr := r.saveJob(sctx, j, func(j *store.ImportJob) {
 			j.State, j.Error, j.Total, j.Failed, j.FinishedAt = store.JobFailed, msg, total, failed, store.Timestamp(r.now())
 		}); serr != nil {
 			r.log().ErrorContext(ctx, "import: mark job failed", "job", j.ID, "err", serr)

@@ -194,11 +194,16 @@ func openSource(r io.Reader, name string, lim Limits) (source, string, error) {
 	return src, FormatCSV, err
 }
 
+// baseName drops the directories a browser or a CLI may send with a file
+// name (C:\fakepath\users.xlsx), whichever separator they use.
 func baseName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
 	if name == "" {
 		return "the file"
 	}
-	return filepath.Base(name)
+	return name
 }
 
 // oleError tells an encrypted workbook from a legacy .xls; both are
