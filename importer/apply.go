@@ -245,6 +245,10 @@ type item struct {
 // every step allows.
 func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *store.ImportJob, items []*item) error {
 	actor := Actor(j.ID)
+	// The batch's audit events are written together before its rows are
+	// recorded as done (see AuditBatcher); if the node dies first, the
+	// resumed job finds the users and records what is missing.
+	var evs []*store.AuditEvent
 	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -255,7 +259,7 @@ func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *sto
 		if len(it.errs) > 0 {
 			continue
 		}
-		u, created, err := r.upsert(ctx, j, it.row, &it.in)
+		u, created, err := r.upsert(ctx, j, it.row, &it.in, &evs)
 		if err != nil {
 			if msg, ok := rowError(err); ok {
 				it.errs = append(it.errs, msg)
@@ -363,6 +367,7 @@ func (r *Runner) applyBatch(ctx context.Context, ls *lease, cat *catalog, j *sto
 			row.Cells[keyPasswordHash] = "" // the user has it now; keep only that there was one
 		}
 	}
+	r.writeAudits(ctx, evs)
 	rows := make([]*store.ImportRow, len(items))
 	for i, it := range items {
 		rows[i] = it.row
@@ -426,7 +431,7 @@ func rowError(err error) (string, bool) {
 // upsert creates the row's user, or updates the user who has its login:
 // one the check found, one another door created since, or one an earlier,
 // interrupted run of this job created.
-func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.ImportRow, in *rowInput) (*store.User, bool, error) {
+func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.ImportRow, in *rowInput, evs *[]*store.AuditEvent) (*store.User, bool, error) {
 	hash := row.Cells[keyPasswordHash]
 	create := row.Cells[keyUserID] == ""
 	resumed := false // the login was free when checked but is taken now
@@ -436,8 +441,8 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 			u := newUser(j.TenantID, in, hash)
 			err := r.Store.CreateUser(ctx, u)
 			if err == nil {
-				r.audit(ctx, &store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
-					TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason})
+				*evs = append(*evs, r.stamp(&store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
+					TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason}))
 				return u, true, nil
 			}
 			if c, ok := store.IsConflict(err); !ok || c.Attr != "userName" {
@@ -455,7 +460,7 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 			return nil, false, err
 		}
 		if resumed {
-			if err := r.recordLostCreate(ctx, j, u, in, reason); err != nil {
+			if err := r.recordLostCreate(ctx, j, u, in, reason, evs); err != nil {
 				return nil, false, err
 			}
 		}
@@ -470,8 +475,8 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 		if err != nil {
 			return nil, false, err
 		}
-		r.audit(ctx, &store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.update",
-			TargetType: "user", TargetID: u.ID, Before: mustJSON(before), After: mustJSON(after), Reason: reason})
+		*evs = append(*evs, r.stamp(&store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.update",
+			TargetType: "user", TargetID: u.ID, Before: mustJSON(before), After: mustJSON(after), Reason: reason}))
 		return u, false, nil
 	}
 	return nil, false, store.ErrPrecondition
@@ -481,17 +486,17 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 // before it stopped, if the stop came between creating the user and
 // recording it: a user created after the job was submitted that no door
 // recorded a creation for can only be this job's.
-func (r *Runner) recordLostCreate(ctx context.Context, j *store.ImportJob, u *store.User, in *rowInput, reason string) error {
+func (r *Runner) recordLostCreate(ctx context.Context, j *store.ImportJob, u *store.User, in *rowInput, reason string, evs *[]*store.AuditEvent) error {
 	if u.CreatedAt.Before(j.CreatedAt) {
 		return nil
 	}
-	evs, err := r.Store.ListAudit(ctx, j.TenantID, store.AuditQuery{TargetID: u.ID, Action: "user.create", Limit: 1})
+	found, err := r.Store.ListAudit(ctx, j.TenantID, store.AuditQuery{TargetID: u.ID, Action: "user.create", Limit: 1})
 	if err != nil {
 		return fmt.Errorf("read audit of %s: %w", u.UserName, err)
 	}
-	if len(evs) == 0 {
-		r.audit(ctx, &store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
-			TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason + " (recorded when the job resumed)"})
+	if len(found) == 0 {
+		*evs = append(*evs, r.stamp(&store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
+			TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason + " (recorded when the job resumed)"}))
 	}
 	return nil
 }

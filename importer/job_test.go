@@ -2,6 +2,7 @@ package importer
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -407,4 +408,45 @@ func TestPerRowLookup(t *testing.T) {
 	t.Run("seats", TestSeatAvailabilityAcrossFile)
 	t.Run("row errors", TestRowErrorsAgainstTenant)
 	t.Run("crash", TestCrashResumeSameFinalState)
+}
+
+// batchingStore offers AuditBatcher (here by appending one by one).
+type batchingStore struct {
+	store.Store
+	calls []int
+}
+
+func (b *batchingStore) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	b.calls = append(b.calls, len(events))
+	for _, e := range events {
+		if err := b.Store.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A store that can append audit events in batches gets the user events of
+// a batch of rows in one call.
+func TestAuditBatcherUsed(t *testing.T) {
+	st := openStore(t)
+	bs := &batchingStore{Store: st}
+	e := seedEnv(t, st, bs)
+	rows := [][]string{header}
+	for i := 1; i <= 10; i++ {
+		rows = append(rows, person(i))
+	}
+	j := e.run(e.submit(csvBytes(rows...), "a.csv", ""))
+	if j.Done != 10 {
+		t.Fatalf("job = %+v", j)
+	}
+	// Batches of 7 rows, then the job's own events one at a time.
+	if len(bs.calls) < 3 || bs.calls[0] != 1 || bs.calls[1] != 7 || bs.calls[2] != 3 {
+		t.Errorf("AppendAudits calls = %v, want [1 (submit) 7 3 …]", bs.calls)
+	}
+	evs, err := st.ListAudit(t.Context(), e.tenant.ID, store.AuditQuery{Action: "user.create", Limit: 100})
+	must(t, err)
+	if len(evs) != 10 {
+		t.Errorf("%d user.create events", len(evs))
+	}
 }

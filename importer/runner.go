@@ -483,14 +483,44 @@ func (r *Runner) Warnings(ctx context.Context, tenantID, jobID string) ([]string
 }
 
 func (r *Runner) audit(ctx context.Context, e *store.AuditEvent) {
+	r.writeAudits(ctx, []*store.AuditEvent{r.stamp(e)})
+}
+
+// stamp gives an event its id and time (when it happened, not when a
+// batch of events is written).
+func (r *Runner) stamp(e *store.AuditEvent) *store.AuditEvent {
 	if e.ID == "" {
 		e.ID = store.NewID()
 	}
 	e.At = store.Timestamp(r.now())
-	if err := r.Store.AppendAudit(ctx, e); err != nil {
-		// The change it describes already happened; the engine does the
-		// same with its audit writes.
-		r.log().ErrorContext(ctx, "import: audit write failed", "action", e.Action, "target", e.TargetID, "err", err)
+	return e
+}
+
+// AuditBatcher is what a store may offer beyond store.Audit to append
+// many events in one write. An import writes an event per user; without
+// it that is a second write transaction per row, about as costly as
+// creating the user, so the runner uses it when the store has it.
+type AuditBatcher interface {
+	AppendAudits(ctx context.Context, events []*store.AuditEvent) error
+}
+
+// writeAudits appends events. A failed audit write is logged, not
+// returned: the changes it describes already happened (the engine does
+// the same), and a job that resumes records a creation it finds missing.
+func (r *Runner) writeAudits(ctx context.Context, events []*store.AuditEvent) {
+	if len(events) == 0 {
+		return
+	}
+	if b, ok := r.Store.(AuditBatcher); ok {
+		if err := b.AppendAudits(ctx, events); err != nil {
+			r.log().ErrorContext(ctx, "import: audit write failed", "events", len(events), "err", err)
+		}
+		return
+	}
+	for _, e := range events {
+		if err := r.Store.AppendAudit(ctx, e); err != nil {
+			r.log().ErrorContext(ctx, "import: audit write failed", "action", e.Action, "target", e.TargetID, "err", err)
+		}
 	}
 }
 
