@@ -137,6 +137,21 @@ func TestBrowser(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
+	// waitFlash waits for the page after an action: its message, rather
+	// than the previous page's, which may still be on screen.
+	waitFlash := func(want string) {
+		t.Helper()
+		var last string
+		for range 100 {
+			s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(".flash")||{}).textContent||""`))
+			if err == nil && strings.Contains(s, want) {
+				return
+			}
+			last = s
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("waiting for the message %q; the page says %q", want, last)
+	}
 	base := o.portal.URL + "/admin/t/" + o.acme.ID
 
 	// Sign in through the provider's login page.
@@ -162,19 +177,14 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#userName`), "grace@acme.test"),
 		chromedp.SendKeys(chromedp.CSS(`#mobile`), "+1 202 555 0100"),
 		chromedp.SendKeys(chromedp.CSS(`#notes`), "Counts only stacks of PVC pipes"),
-		chromedp.Click(chromedp.CSS(`form.form button.primary`)),
-		chromedp.WaitVisible(chromedp.CSS(`#panel`)))
-	if f := text(`.flash`); !strings.Contains(f, "grace@acme.test was created") {
-		t.Fatalf("after create: flash %q", f)
-	}
+		chromedp.Click(chromedp.CSS(`form.form button.primary`)))
+	waitFlash("grace@acme.test was created")
 	grace, err := o.st.GetUserByUserName(o.ctx, o.acme.ID, "grace@acme.test")
 	must(t, err)
 
 	// Assign a seat in the side panel (Licenses tab).
-	run("assign a seat", chromedp.Click(chromedp.CSS(`#panel form[action$="/seats"] button`)), chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
-	if f := text(`.flash`); !strings.Contains(f, "was assigned") {
-		t.Fatalf("assign: flash %q", f)
-	}
+	run("assign a seat", chromedp.Click(chromedp.CSS(`#panel form[action$="/seats"] button`)))
+	waitFlash("A seat of Counter Pro was assigned")
 	shot("user-panel-licenses")
 	run("details tab", chromedp.Click(chromedp.CSS(`#panel .tabs a:first-child`)), chromedp.WaitVisible(chromedp.CSS(`#panel dl.details`)))
 	shot("user-panel-details")
@@ -184,7 +194,8 @@ func TestBrowser(t *testing.T) {
 	if a, u := text(`[data-stat="assigned"]`), text(`[data-stat="unassigned"]`); a != "1" || u != "1" {
 		t.Fatalf("pool card before: assigned %s unassigned %s, want 1 and 1", a, u)
 	}
-	run("assign Eve", chromedp.Click(`//tr[contains(., "TAB-EVE")]//button[contains(., "Assign license")]`), chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
+	run("assign Eve", chromedp.Click(`//tr[contains(., "TAB-EVE")]//button[contains(., "Assign license")]`))
+	waitFlash("A license of Counter Pro was assigned")
 	if a, u := text(`[data-stat="assigned"]`), text(`[data-stat="unassigned"]`); a != "2" || u != "0" {
 		t.Fatalf("pool card after assigning: assigned %s unassigned %s, want 2 and 0", a, u)
 	}
@@ -193,10 +204,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`input[name="to"]`)))
 	shot("move")
 	run("to Frank", chromedp.Click(`//label[contains(., "frank@acme.test")]`),
-		chromedp.Click(chromedp.CSS(`form.form button.primary`)), chromedp.WaitVisible(chromedp.CSS(`table.devices`)))
-	if f := text(`.flash`); !strings.Contains(f, "moved from eve@acme.test") {
-		t.Fatalf("move: flash %q", f)
-	}
+		chromedp.Click(chromedp.CSS(`form.form button.primary`)))
+	waitFlash("moved from eve@acme.test")
 	if a := text(`[data-stat="assigned"]`); a != "2" {
 		t.Fatalf("a move changed the count to %s", a)
 	}
@@ -206,8 +215,8 @@ func TestBrowser(t *testing.T) {
 	if s := text(`//tr[contains(., "TAB-EVE")]//td[3]/span[contains(@class, "badge")]`); s != "No license" {
 		t.Errorf("Eve after the move: %q", s)
 	}
-	run("remove Frank's license", chromedp.Click(`//tr[contains(., "TAB-FRANK")]//button[contains(., "Remove license")]`),
-		chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
+	run("remove Frank's license", chromedp.Click(`//tr[contains(., "TAB-FRANK")]//button[contains(., "Remove license")]`))
+	waitFlash("The license of Counter Pro was removed")
 	if a, u := text(`[data-stat="assigned"]`), text(`[data-stat="unassigned"]`); a != "1" || u != "1" {
 		t.Fatalf("pool card after removing: assigned %s unassigned %s, want 1 and 1", a, u)
 	}
@@ -224,7 +233,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("token shown: %q", secret)
 	}
 	shot("token-created")
-	run("revoke", chromedp.Click(`//tr[contains(., "Okta production")]//button[contains(., "Revoke")]`), chromedp.WaitVisible(chromedp.CSS(`.flash.ok`)))
+	run("revoke", chromedp.Click(`//tr[contains(., "Okta production")]//button[contains(., "Revoke")]`))
+	waitFlash("The token was revoked")
 	if s := text(`//tr[contains(., "Okta production")]//span[contains(@class, "badge")]`); !strings.HasPrefix(s, "Revoked") {
 		t.Errorf("token after revoke: %q", s)
 	}
