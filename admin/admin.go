@@ -63,6 +63,7 @@ type server struct {
 	oidcErr  error      // why OIDC is configured but unusable
 	roles    *auth.Roles
 	boot     *auth.Bootstrap
+	invites  *auth.Invites
 	public   string
 	base     string
 	reqlog   *RequestLog
@@ -111,6 +112,7 @@ func New(d Deps) http.Handler {
 		}
 		s.roles = &auth.Roles{Config: d.OIDC, Store: d.Store}
 	}
+	s.invites = &auth.Invites{Store: d.Store, PublicURL: s.public, Logger: s.log, Now: s.now}
 	s.assets = newAssets(d.AssetsDir, s.base)
 
 	s.cop = http.NewCrossOriginProtection()
@@ -169,7 +171,6 @@ func (s *server) routes() {
 	m.HandleFunc("GET /signed-out", s.signedOutPage)
 	m.HandleFunc("GET /bootstrap", s.bootstrapPage)
 	m.HandleFunc("POST /bootstrap", s.bootstrapRedeem)
-	m.HandleFunc("GET /invite/{token}", s.invitePlaceholder)
 	m.Handle("GET /static/", s.assets.staticHandler())
 	m.HandleFunc("GET /switch", s.signedIn(s.switchTenant))
 

@@ -185,11 +185,3 @@ func (s *server) bootstrapFailed(w http.ResponseWriter, r *http.Request, err err
 	s.log.ErrorContext(r.Context(), "admin: bootstrap link check", "err", err)
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", internalMsg)
 }
-
-// invitePlaceholder answers invitation links until the notifications
-// issue brings the activation page.
-func (s *server) invitePlaceholder(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.errorPage(w, r, http.StatusNotImplemented, "Account activation is coming",
-		"Activating an account from an invitation link is not available in this Roster version yet. Your administrator can tell you when it is ready.")
-}

@@ -108,7 +108,7 @@ func TestUserCreateValidation(t *testing.T) {
 		{"empty", url.Values{}, []string{"Enter the first name.", "Enter the last name.", "Enter the username"}},
 		{"username not an e-mail", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada"}}, []string{"The username must be an e-mail address"}},
 		{"bad phone", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "mobile": {"call me"}}, []string{"Enter a phone number"}},
-		{"short password", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "password": {"short"}}, []string{"at least 10 characters"}},
+		{"short password", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "password": {"short"}}, []string{"at least 12 characters"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestUserLifecycle(t *testing.T) {
 	}
 	if msgs := e.outboxTo("ada@acme.test"); !containsSubject(msgs, "Activate your Acme account") {
 		t.Errorf("no invitation e-mail queued: %v", subjects(msgs))
-	} else if !strings.Contains(msgs[0].Text+msgs[len(msgs)-1].Text, "https://roster.example.com/admin/invite/") {
+	} else if !strings.Contains(msgs[0].Text+msgs[len(msgs)-1].Text, "https://roster.example.com/invite/") {
 		t.Errorf("invitation e-mail has no link")
 	}
 

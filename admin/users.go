@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/roster-scim/roster/auth"
 	"github.com/roster-scim/roster/licensing"
@@ -463,8 +464,8 @@ func (c *rc) readUserForm(f *userForm) {
 	if len(f.Notes) > 4000 {
 		f.fail("notes", "Keep notes under 4,000 characters.")
 	}
-	if f.Password != "" && len(f.Password) < 10 {
-		f.fail("password", "Use at least 10 characters, or leave it empty and send an invitation instead.")
+	if f.Password != "" && utf8.RuneCountInString(f.Password) < auth.MinPasswordLength {
+		f.fail("password", fmt.Sprintf("Use at least %d characters, or leave it empty and send an invitation instead.", auth.MinPasswordLength))
 	}
 }
 
@@ -795,52 +796,18 @@ func (s *server) userReset(c *rc) error {
 	return c.back(back, s.sendInvitation(c, u, store.InviteReset), "A password reset link to "+u.PrimaryEmail()+" is on its way.")
 }
 
-// Invitation lifetimes.
-const (
-	activateTTL = 7 * 24 * time.Hour
-	resetTTL    = 24 * time.Hour
-)
-
-// sendInvitation rotates the user's invitation links and queues the
-// e-mail. The link points at /admin/invite/{token}, the page the
-// notifications issue builds; until then it answers with a notice.
+// sendInvitation rotates the user's activation or password-reset link
+// and queues the e-mail, through auth.Invites, which also serves the page
+// behind the link (/invite/…) where the user sets a password.
 func (s *server) sendInvitation(c *rc, u *store.User, kind string) error {
-	to := u.PrimaryEmail()
-	if to == "" {
+	err := s.invites.Send(c.ctx(), c.tenant.ID, u.ID, kind, string(c.actor()))
+	switch {
+	case errors.Is(err, auth.ErrAlreadyActive):
+		return invalid("%s has already activated their account; use Reset password if they cannot sign in.", u.UserName)
+	case errors.Is(err, auth.ErrNoEmail):
 		return invalid("%s has no e-mail address; add one first.", u.UserName)
 	}
-	now := store.Timestamp(s.now())
-	if err := s.st.RevokeInvitations(c.ctx(), c.tenant.ID, u.ID, now); err != nil {
-		return err
-	}
-	secret := randomSecret()
-	ttl := activateTTL
-	if kind == store.InviteReset {
-		ttl = resetTTL
-	}
-	inv := &store.Invitation{TenantID: c.tenant.ID, ID: store.NewID(), UserID: u.ID, Kind: kind,
-		TokenHash: auth.HashSecret(secret), ExpiresAt: now.Add(ttl), CreatedAt: now}
-	if err := s.st.CreateInvitation(c.ctx(), inv); err != nil {
-		return err
-	}
-	link := s.public + s.base + "/invite/" + secret
-	subject, text := "Activate your "+c.tenant.Name+" account", fmt.Sprintf(
-		"Hello %s,\n\n%s invited you to your account. Open this link within 7 days to set your password:\n\n%s\n\nYour username is %s.\n",
-		fullName(u), c.tenant.Name, link, u.UserName)
-	action := "invitation.send"
-	if kind == store.InviteReset {
-		subject, text = "Reset your "+c.tenant.Name+" password", fmt.Sprintf(
-			"Hello %s,\n\nAn administrator of %s asked for a new password for you. Open this link within 24 hours to set it:\n\n%s\n\nIf you did not expect this, you can ignore this e-mail.\n",
-			fullName(u), c.tenant.Name, link)
-		action = "password.reset"
-	}
-	m := &store.OutboxMessage{TenantID: c.tenant.ID, ID: store.NewID(), Channel: "email", To: to, Subject: subject, Text: text,
-		State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}
-	if err := s.st.Enqueue(c.ctx(), m); err != nil {
-		return err
-	}
-	s.audit(c, action, "user", u.ID, "", "", "to "+to)
-	return nil
+	return err
 }
 
 // mail queues an access-change e-mail, as the seeds promise, unless the
