@@ -376,6 +376,18 @@ func TestLeases(t *testing.T) {
 	if got, _ := e.st.GetImportJob(ctx, e.tenant.ID, j.ID); got.State != store.JobDone || got.Done != 2 {
 		t.Errorf("job = %+v", got)
 	}
+	// Two calls on one node exclude each other too (RunPending while
+	// Submit is still checking).
+	j = e.submit(csvBytes(header, person(3)), "b.csv", "")
+	ls, err := e.runner.acquire(ctx, j.ID)
+	must(t, err)
+	if _, err := e.runner.Run(ctx, e.tenant.ID, j.ID); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Run while the same node holds the lease: %v", err)
+	}
+	ls.release(ctx)
+	if got, err := e.runner.Run(ctx, e.tenant.ID, j.ID); err != nil || got.State != store.JobDone {
+		t.Fatalf("Run after release: %+v, %v", got, err)
+	}
 	// A job left by a Submit that died while checking (running, Total 0)
 	// is failed with a message, not applied.
 	dead := &store.ImportJob{TenantID: e.tenant.ID, FileName: "x.csv", Format: FormatCSV, Mode: store.ImportAllOrNothing, State: store.JobRunning}

@@ -102,8 +102,12 @@ type lease struct {
 	renewed time.Time
 }
 
+// acquire takes the job's lease for this call alone: the holder names the
+// node and a random part, so two goroutines of one node (the server's
+// RunPending loop while Submit is still checking the file, or the CLI's
+// Run beside it) exclude each other as two nodes do.
 func (r *Runner) acquire(ctx context.Context, jobID string) (*lease, error) {
-	l := &lease{r: r, name: leaseName(jobID), holder: r.holder(), ttl: r.limits().LeaseTTL}
+	l := &lease{r: r, name: leaseName(jobID), holder: r.holder() + "/" + store.NewID()[24:], ttl: r.limits().LeaseTTL}
 	now := r.now()
 	ok, err := r.Store.AcquireLease(ctx, l.name, l.holder, now, l.ttl)
 	if err != nil {
