@@ -21,25 +21,43 @@ func groupsWanted(p *projection) bool {
 	return p.attr("", userType.core.exact["groups"])
 }
 
-// userGroups loads the groups attribute when the projection asks for it.
-func (h *handler) userGroups(ctx context.Context, tenant, userID string, p *projection) ([]store.GroupRef, error) {
-	if !groupsWanted(p) {
-		return nil, nil
+// userExtras loads the attributes kept outside the user record that the
+// projection asks for: groups, and the Roster extension's licenses and
+// devices (all returned only on request, as /Schemas says).
+func (h *handler) userExtras(ctx context.Context, tenant, userID string, p *projection) (userExtras, error) {
+	var x userExtras
+	var err error
+	if groupsWanted(p) {
+		if x.groups, err = h.store.GroupsOf(ctx, tenant, userID); err != nil {
+			return x, err
+		}
 	}
-	return h.store.GroupsOf(ctx, tenant, userID)
+	if h.lic == nil || !p.ext(uriRoster) {
+		return x, nil
+	}
+	ext := userType.ext(uriRoster)
+	if p.attr(uriRoster, ext.exact["licenses"]) {
+		if x.licenses, err = h.lic.UserLicenses(ctx, tenant, userID); err != nil {
+			return x, err
+		}
+	}
+	if p.attr(uriRoster, ext.exact["devices"]) {
+		x.devices, err = h.lic.UserDevices(ctx, tenant, userID)
+	}
+	return x, err
 }
 
 // respondUser renders u with the request's projection.
 func (h *handler) respondUser(w http.ResponseWriter, r *http.Request, tenant string, status int, u *store.User, location string) {
 	p := projectionFor(r, userType)
-	groups, err := h.userGroups(r.Context(), tenant, u.ID, p)
+	x, err := h.userExtras(r.Context(), tenant, u.ID, p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	jw := getWriter()
 	defer putWriter(jw)
-	h.appendUser(jw, u, p, groups)
+	h.appendUser(jw, u, p, x)
 	writeResource(w, status, u.Version, location, jw.b)
 }
 
@@ -181,6 +199,7 @@ func (h *handler) createGroup(ctx context.Context, tenant string, d doc) (*store
 			}
 			return nil, err
 		}
+		h.seatsAfterMembers(ctx, tenant, g.ID, idsOf(members))
 		// Re-read for the membership change's lastModified.
 		return h.store.GetGroup(ctx, tenant, g.ID)
 	}
@@ -257,6 +276,7 @@ func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store
 			}
 			return nil, err
 		}
+		h.seatsAfterUserWrite(ctx, cur, &u)
 		return &u, nil
 	}
 }
@@ -294,9 +314,11 @@ func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*stor
 			if conditional {
 				version = g.Version
 			}
+			before := h.membersBefore(ctx, tenant, id)
 			if _, err = h.store.ReplaceMembers(ctx, tenant, id, version, members); err != nil {
 				return nil, err
 			}
+			h.seatsAfterMembers(ctx, tenant, id, append(before, idsOf(members)...))
 			return h.store.GetGroup(ctx, tenant, id)
 		}
 		return &g, nil
@@ -330,9 +352,14 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request, tenant string, 
 		version = cur
 	}
 	var err error
-	if rt == userType {
+	switch {
+	case h.lic != nil && rt == userType:
+		err = h.lic.DeleteUser(ctx, tenant, id, version, actorOf(ctx))
+	case h.lic != nil:
+		err = h.lic.DeleteGroup(ctx, tenant, id, version, actorOf(ctx))
+	case rt == userType:
 		err = h.store.DeleteUser(ctx, tenant, id, version)
-	} else {
+	default:
 		err = h.store.DeleteGroup(ctx, tenant, id, version)
 	}
 	if err != nil {
@@ -416,6 +443,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 			}
 			return nil, err
 		}
+		h.seatsAfterUserWrite(ctx, cur, &u)
 		return &u, nil
 	}
 }

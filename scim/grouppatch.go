@@ -175,17 +175,23 @@ func (h *handler) patchGroup(r *http.Request, tenant, id string, ops []patchOp) 
 			expect = version
 		}
 		var v int64
+		var changed []string
 		switch mop.kind {
 		case "add":
 			v, err = h.store.AddMembers(ctx, tenant, id, expect, mop.members)
+			changed = idsOf(mop.members)
 		case "remove":
 			v, err = h.store.RemoveMembers(ctx, tenant, id, expect, mop.ids)
+			changed = mop.ids
 		default:
+			changed = h.membersBefore(ctx, tenant, id)
 			v, err = h.store.ReplaceMembers(ctx, tenant, id, expect, mop.members)
+			changed = append(changed, idsOf(mop.members)...)
 		}
 		if err != nil {
 			return 0, err
 		}
+		h.seatsAfterMembers(ctx, tenant, id, changed)
 		version = v
 	}
 	return version, nil

@@ -66,6 +66,11 @@ type Deps struct {
 	Logger  *slog.Logger
 	BaseURL string // the URL the handler is mounted at, e.g. https://roster.example.com/scim/v2
 	Limits  Limits
+	// Licensing converges seats after identity changes; nil skips it.
+	Licensing Licensing
+	// Actor names the caller in the audit log ("scim:<token id>"); nil
+	// records "scim".
+	Actor func(r *http.Request) string
 	// Now is accepted for symmetry with the other doors; every time a
 	// SCIM response shows is stamped by the store, so nothing reads it.
 	Now func() time.Time
@@ -75,6 +80,8 @@ type handler struct {
 	store    Store
 	tenant   func(*http.Request) (string, bool)
 	me       func(*http.Request) (string, bool)
+	lic      Licensing
+	actor    func(*http.Request) string
 	log      *slog.Logger
 	baseURL  string
 	basePath string
@@ -99,6 +106,8 @@ func New(deps Deps) http.Handler {
 		store:   deps.Store,
 		tenant:  deps.Tenant,
 		me:      deps.User,
+		lic:     deps.Licensing,
+		actor:   deps.Actor,
 		log:     deps.Logger,
 		baseURL: strings.TrimRight(deps.BaseURL, "/"),
 		limits:  deps.Limits.withDefaults(),
@@ -135,7 +144,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errUnauthorized)
 		return
 	}
-	h.route(w, r, tenant, h.relPath(r))
+	h.route(w, h.withActor(r), tenant, h.relPath(r))
 }
 
 // relPath is the request path below the mount point.

@@ -214,11 +214,11 @@ func (h *handler) listType(ctx context.Context, jw *jsonWriter, tenant string, r
 			return 0, 0, err
 		}
 		for _, u := range page.Users {
-			groups, err := h.userGroups(ctx, tenant, u.ID, p)
+			x, err := h.userExtras(ctx, tenant, u.ID, p)
 			if err != nil {
 				return 0, 0, err
 			}
-			h.appendUser(jw, u, p, groups)
+			h.appendUser(jw, u, p, x)
 		}
 		return len(page.Users), page.Total, nil
 	}

@@ -58,6 +58,8 @@ func RosterUserSchema() schema.Schema {
 				Name:        "licenses",
 				MultiValued: true,
 				Mutability:  schema.AttributeMutabilityReadOnly(),
+				// Loaded from the licensing engine: returned when asked for.
+				Returned:    schema.AttributeReturnedRequest(),
 				Description: optional.NewString("The user's license seats, assigned directly or through groups."),
 				SubAttributes: []schema.SimpleParams{
 					readOnlyStr("value", "The product code of the license."),
@@ -69,6 +71,7 @@ func RosterUserSchema() schema.Schema {
 				Name:        "devices",
 				MultiValued: true,
 				Mutability:  schema.AttributeMutabilityReadOnly(),
+				Returned:    schema.AttributeReturnedRequest(),
 				Description: optional.NewString("Devices bound to the user's licenses."),
 				SubAttributes: []schema.SimpleParams{
 					readOnlyStr("value", "The device code."),

@@ -1,15 +1,24 @@
 package scim
 
 import (
+	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/store"
 )
 
-// appendUser renders u as a SCIM User. groups is rendered only when
-// non-nil (the caller loads it only when the projection asks for it).
-func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, groups []store.GroupRef) {
+// userExtras are the User attributes that live outside the record, each
+// loaded only when the projection asks for it (nil otherwise).
+type userExtras struct {
+	groups   []store.GroupRef
+	licenses []licensing.UserLicense
+	devices  []*store.Device
+}
+
+// appendUser renders u as a SCIM User with the extras the caller loaded.
+func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 	rt := userType
 	ent, _ := u.Extra[uriEnterprise].(map[string]any)
-	hasRoster := userHasRoster(u)
+	hasRoster := userHasRoster(u) || len(x.licenses) > 0 || len(x.devices) > 0
+	groups := x.groups
 
 	w.open('{')
 	w.key("schemas")
@@ -71,7 +80,7 @@ func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, groups
 		appendExtension(w, rt.ext(uriEnterprise), ent, p)
 	}
 	if hasRoster && p.ext(uriRoster) {
-		appendRoster(w, u, p)
+		appendRoster(w, u, p, x)
 	}
 	h.appendMeta(w, rt, u.ID, u.Version, u.CreatedAt, u.UpdatedAt, p)
 	w.close('}')
@@ -155,7 +164,7 @@ func appendExtension(w *jsonWriter, s *schemaDef, m map[string]any, p *projectio
 	w.close('}')
 }
 
-func appendRoster(w *jsonWriter, u *store.User, p *projection) {
+func appendRoster(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 	s := userType.ext(uriRoster)
 	w.key(uriRoster)
 	w.open('{')
@@ -182,9 +191,33 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection) {
 			w.strField(a.name, u.CustomerCode)
 		case "udid":
 			w.strField(a.name, u.UDID)
+		case "licenses":
+			if len(x.licenses) > 0 {
+				w.key(a.name)
+				w.open('[')
+				for _, l := range x.licenses {
+					w.open('{')
+					w.strField("value", l.ProductCode)
+					w.strField("display", l.ProductName)
+					w.strField("state", l.State)
+					w.close('}')
+				}
+				w.close(']')
+			}
+		case "devices":
+			if len(x.devices) > 0 {
+				w.key(a.name)
+				w.open('[')
+				for _, d := range x.devices {
+					w.open('{')
+					w.strField("value", d.DeviceCode)
+					w.strField("display", d.Name)
+					w.strField("state", d.State)
+					w.close('}')
+				}
+				w.close(']')
+			}
 		}
-		// licenses and devices come from the licensing engine; until it
-		// lands a user has none, and an empty attribute is not rendered.
 	}
 	w.close('}')
 }

@@ -76,6 +76,8 @@ func newRouter(d routerDeps) http.Handler {
 			id := auth.TenantID(r.Context())
 			return id, id != ""
 		},
+		Licensing: d.engine,
+		Actor:     func(r *http.Request) string { return "scim:" + auth.TokenID(r.Context()) },
 		// User stays nil: a SCIM token stands for an IdP, not a user, so
 		// /Me answers 501 until device-user tokens exist.
 		Logger:  d.log,

@@ -1,0 +1,92 @@
+package scim
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/roster-scim/roster/licensing"
+	"github.com/roster-scim/roster/store"
+)
+
+// Licensing is what the SCIM layer tells about identity changes that can
+// move seats. A SCIM request answers only after it returned, so an IdP
+// that reads a user back sees its licenses settled.
+type Licensing interface {
+	SyncUser(ctx context.Context, tenantID, userID string, actor licensing.Actor) error
+	GroupChanged(ctx context.Context, tenantID, groupID string, memberIDs []string, actor licensing.Actor) error
+	MembersBefore(ctx context.Context, tenantID, groupID string) ([]string, error)
+	DeleteUser(ctx context.Context, tenantID, userID string, version int64, actor licensing.Actor) error
+	DeleteGroup(ctx context.Context, tenantID, groupID string, version int64, actor licensing.Actor) error
+	UserLicenses(ctx context.Context, tenantID, userID string) ([]licensing.UserLicense, error)
+	UserDevices(ctx context.Context, tenantID, userID string) ([]*store.Device, error)
+}
+
+type actorKey struct{}
+
+// withActor records who makes the request's changes, for the audit log.
+func (h *handler) withActor(r *http.Request) *http.Request {
+	if h.lic == nil {
+		return r
+	}
+	a := "scim"
+	if h.actor != nil {
+		a = h.actor(r)
+	}
+	return r.WithContext(context.WithValue(r.Context(), actorKey{}, licensing.Actor(a)))
+}
+
+func actorOf(ctx context.Context) licensing.Actor {
+	if a, ok := ctx.Value(actorKey{}).(licensing.Actor); ok {
+		return a
+	}
+	return "scim"
+}
+
+// seatsAfterUserWrite converges the user's seats when their active flag
+// changed; nothing else on a User moves a seat.
+func (h *handler) seatsAfterUserWrite(ctx context.Context, before, after *store.User) {
+	if h.lic == nil || before.Active == after.Active {
+		return
+	}
+	if err := h.lic.SyncUser(ctx, after.TenantID, after.ID, actorOf(ctx)); err != nil {
+		h.licensingFailed(ctx, err)
+	}
+}
+
+// seatsAfterMembers converges the seats of members that joined or left.
+func (h *handler) seatsAfterMembers(ctx context.Context, tenant, groupID string, ids []string) {
+	if h.lic == nil || len(ids) == 0 {
+		return
+	}
+	if err := h.lic.GroupChanged(ctx, tenant, groupID, ids, actorOf(ctx)); err != nil {
+		h.licensingFailed(ctx, err)
+	}
+}
+
+// membersBefore is the member list a replacement is about to drop, when
+// licensing cares.
+func (h *handler) membersBefore(ctx context.Context, tenant, groupID string) []string {
+	if h.lic == nil {
+		return nil
+	}
+	ids, err := h.lic.MembersBefore(ctx, tenant, groupID)
+	if err != nil {
+		h.licensingFailed(ctx, err)
+	}
+	return ids
+}
+
+// licensingFailed logs a convergence error. The identity change itself is
+// stored, and the reconciler converges the seats on its next round, so the
+// IdP is not told to retry a change that succeeded.
+func (h *handler) licensingFailed(ctx context.Context, err error) {
+	h.log.ErrorContext(ctx, "scim: license convergence failed; the reconciler will retry", "err", err)
+}
+
+func idsOf(ms []store.Member) []string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.MemberID
+	}
+	return ids
+}
