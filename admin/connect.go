@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/roster-scim/roster/auth"
 )
 
 // RequestLog remembers the last SCIM requests of each tenant, for the
@@ -97,6 +99,44 @@ func (l *RequestLog) evict() {
 	}
 	delete(l.rings, oldest)
 }
+
+// Middleware records every request that reaches next, with the status
+// next wrote. Mount it on /scim/v2 after auth.SCIMBearer, which puts the
+// tenant in the context; requests refused before that (a wrong token)
+// belong to no tenant and are not recorded.
+func (l *RequestLog) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		l.Record(auth.TenantID(r.Context()), r.Method, r.URL.Path, sw.status, time.Now())
+	})
+}
+
+// statusWriter notes the status a handler writes.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Recent returns up to n of the tenant's requests, newest first.
 func (l *RequestLog) Recent(tenantID string, n int) []LoggedRequest {
