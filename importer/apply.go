@@ -138,11 +138,12 @@ func (r *Runner) apply(ctx context.Context, ls *lease, j *store.ImportJob) error
 	}
 	pages, stop := r.readRows(ctx, j, lim)
 	defer stop()
-	done, failed := 0, 0
+	done, failed, complete := 0, 0, false
 	for p := range pages {
 		if p.err != nil {
 			return fmt.Errorf("read import rows: %w", p.err)
 		}
+		complete = p.last
 		var todo []*item
 		for _, it := range p.items {
 			switch {
@@ -176,7 +177,10 @@ func (r *Runner) apply(ctx context.Context, ls *lease, j *store.ImportJob) error
 			return err
 		}
 	}
-	return r.saveJob(ctx, j, func(j *store.ImportJob) { j.Done, j.Failed = done, failed })
+	if !complete { // the reader stopped early: ctx was cancelled
+		return cmpOr(ctx.Err(), errors.New("import rows ended before the last one"))
+	}
+	return nil
 }
 
 // page is one batch of a job's rows, read and parsed ahead.

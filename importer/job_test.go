@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ func TestAllOrNothingLeavesStoreUntouched(t *testing.T) {
 	bad[3] = "not-an-address"
 	rows := [][]string{header, person(1), person(2), bad, person(4)}
 	rows[1][10], rows[2][11] = "Sales", "pro"
+	rows[1][4], rows[4][4] = "first password", "fourth password"
 	for _, format := range []string{FormatCSV, FormatXLSX} {
 		data := csvBytes(rows...)
 		if format == FormatXLSX {
@@ -46,6 +48,13 @@ func TestAllOrNothingLeavesStoreUntouched(t *testing.T) {
 		r := e.rows(j)
 		if len(r) != 4 || !reflect.DeepEqual(r[2].Errors, []string{"E-mail: not a valid address"}) || len(r[0].Errors) != 0 {
 			t.Errorf("%s: row errors: %q %q", format, r[0].Errors, r[2].Errors)
+		}
+		// The refused file keeps no password hash, before or after the
+		// bad row, only the mark that a row had one.
+		for _, row := range r {
+			if h, had := row.Cells[keyPasswordHash]; h != "" || (row.N == 1 || row.N == 4) != had {
+				t.Errorf("%s: row %d keeps password hash %q (had: %v)", format, row.N, h, had)
+			}
 		}
 	}
 }
@@ -460,5 +469,30 @@ func TestAuditBatcherUsed(t *testing.T) {
 	must(t, err)
 	if len(evs) != 10 {
 		t.Errorf("%d user.create events", len(evs))
+	}
+}
+
+// A refused file whose bad row comes after passwords were already hashed
+// (a later batch, or a repeated login found at the end) keeps no hash.
+func TestRefusedFileKeepsNoPasswordHash(t *testing.T) {
+	e := newEnv(t)
+	for _, last := range [][]string{
+		withCells(person(9), 3, "broken@"),         // bad in the second batch
+		withCells(person(9), 2, "user2@acme.test"), // repeats row 2's login
+	} {
+		rows := [][]string{header}
+		for i := 1; i <= 8; i++ {
+			rows = append(rows, withCells(person(i), 4, fmt.Sprintf("password %d", i)))
+		}
+		rows = append(rows, last)
+		j := e.submit(csvBytes(rows...), "a.csv", store.ImportAllOrNothing)
+		if j.State != store.JobDone || j.Failed == 0 {
+			t.Fatalf("job = %+v", j)
+		}
+		for _, row := range e.rows(j) {
+			if h, had := row.Cells[keyPasswordHash]; h != "" || (row.N <= 8) != had {
+				t.Errorf("row %d keeps password hash %q (had: %v)", row.N, h, had)
+			}
+		}
 	}
 }

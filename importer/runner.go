@@ -308,16 +308,31 @@ func (r *Runner) check(ctx context.Context, ls *lease, j *store.ImportJob, src s
 	batch := make([]*store.ImportRow, 0, lim.BatchSize)
 	plain := make([]string, 0, lim.BatchSize) // passwords of batch, by index; "" for none
 	extraWarned := false
+	// In all-or-nothing mode a file with a bad row is not applied, so its
+	// passwords are not hashed once one is seen, and those hashed before
+	// are wiped at the end: no hash of a password outlives a refused file.
+	refused := func(batchFailed int) bool {
+		return j.Mode == store.ImportAllOrNothing && failed+batchFailed > 0
+	}
+	hashedUpTo := 0
 	flush := func() error {
-		if err := r.hashBatch(batch, plain); err != nil {
-			return err
-		}
+		bad := 0
 		for i, row := range batch {
 			if len(row.Errors) > 0 {
-				failed++
+				bad++
 			}
-			plain[i] = ""
+			if refused(bad) {
+				plain[i] = ""
+			}
 		}
+		if !refused(bad) {
+			if err := r.hashBatch(batch, plain); err != nil {
+				return err
+			}
+			hashedUpTo = batch[len(batch)-1].N
+		}
+		failed += bad
+		clear(plain)
 		if err := r.Store.PutImportRows(ctx, batch); err != nil {
 			return fmt.Errorf("store import rows: %w", err)
 		}
@@ -386,7 +401,38 @@ func (r *Runner) check(ctx context.Context, ls *lease, j *store.ImportJob, src s
 		return total, failed, nil, err
 	}
 	failed += n
+	if refused(0) && hashedUpTo > 0 {
+		if err := r.wipeHashes(ctx, j, hashedUpTo, lim.BatchSize); err != nil {
+			return total, failed, nil, err
+		}
+	}
 	return total, failed, append(warnings, ck.warnings()...), nil
+}
+
+// wipeHashes empties the password hashes of the job's rows up to row
+// last, keeping the mark that the row had a password.
+func (r *Runner) wipeHashes(ctx context.Context, j *store.ImportJob, last, batch int) error {
+	for after := 0; after < last; {
+		rows, err := r.Store.ImportRows(ctx, j.TenantID, j.ID, after, batch)
+		if err != nil {
+			return fmt.Errorf("read import rows: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		var changed []*store.ImportRow
+		for _, row := range rows {
+			if row.N <= last && row.Cells[keyPasswordHash] != "" {
+				row.Cells[keyPasswordHash] = ""
+				changed = append(changed, row)
+			}
+		}
+		if err := r.Store.PutImportRows(ctx, changed); err != nil {
+			return fmt.Errorf("wipe password hashes: %w", err)
+		}
+		after = rows[len(rows)-1].N
+	}
+	return nil
 }
 
 // hashBatch hashes the batch's passwords on a few goroutines: argon2id is
