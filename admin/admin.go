@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -116,6 +117,11 @@ func New(d Deps) http.Handler {
 	s.assets = newAssets(d.AssetsDir, s.base)
 
 	s.cop = http.NewCrossOriginProtection()
+	if u, err := url.Parse(s.public); err == nil && u.Scheme != "" && u.Host != "" {
+		// A proxy that rewrites Host would otherwise make the browser's
+		// own origin look foreign to browsers that send only Origin.
+		_ = s.cop.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, "Request refused",
 			"This form was sent from another site, so Roster did not act on it. Open the page in Roster and submit it again.")
