@@ -11,8 +11,9 @@
 // http.CrossOriginProtection; a strict Content-Security-Policy with no
 // inline script or style. Pages are html/template rendered into a buffer
 // before a byte is written, so a template failure is a clean 500; they
-// work without JavaScript, which only copies values to the clipboard and
-// refreshes the live "last requests from your IdP" table.
+// work without JavaScript, which only adds conveniences (copy buttons,
+// "tick all", the account menu switching on choice) and refreshes the live
+// "last requests from your IdP" table.
 //
 // Every change to seats goes through licensing.Engine, so a seat moved in
 // the portal obeys the same rules, audit and e-mails as one moved by SCIM
