@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/roster-scim/roster/admin"
 	"github.com/roster-scim/roster/api"
 	"github.com/roster-scim/roster/auth"
 	"github.com/roster-scim/roster/licensing"
@@ -25,8 +24,8 @@ type routerDeps struct {
 	store     store.Store
 	engine    *licensing.Engine
 	log       *slog.Logger
-	sessions  *auth.Sessions
-	bootstrap *auth.Bootstrap
+	portal    http.Handler
+	reqlog    *admin.RequestLog
 	// draining is set when shutdown starts, so /readyz tells load
 	// balancers to stop sending new work while in-flight requests finish.
 	draining *atomic.Bool
@@ -91,7 +90,7 @@ func newRouter(d routerDeps) http.Handler {
 		},
 	})
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant)
+		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant, d.reqlog.Middleware)
 		r.Handle("/*", scimAPI)
 		r.Handle("/", scimAPI)
 	})
@@ -101,77 +100,18 @@ func newRouter(d routerDeps) http.Handler {
 	r.Handle("/api/v1/devices/*", devices)
 	r.Handle("/.well-known/jwks.json", devices)
 
-	// Browser routes: cookies, so refuse cross-origin unsafe requests.
+	// Browser routes: cookies, so refuse cross-origin unsafe requests
+	// (the portal applies the same protection itself).
 	csrf := http.NewCrossOriginProtection()
 	r.Group(func(r chi.Router) {
 		r.Use(csrf.Handler)
-		r.Handle(auth.BootstrapPath, d.bootstrap)
 		// Invitation and password-reset links: no session, the link is
 		// the credential.
 		r.Handle(auth.InvitePath+"*", &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log})
-		r.Get("/admin", adminHome(d))
-		r.Get("/admin/", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/admin", http.StatusSeeOther)
-		})
-		r.Post("/admin/logout", func(w http.ResponseWriter, r *http.Request) {
-			d.sessions.Clear(w)
-			http.Redirect(w, r, "/admin", http.StatusSeeOther)
-		})
 	})
+	r.Mount("/admin", d.portal)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 	})
 	return r
 }
-
-// adminHome is the placeholder portal page until the portal issue.
-func adminHome(d routerDeps) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s, signedIn := d.sessions.Read(r)
-		data := map[string]any{"OIDC": d.cfg.OIDC.Configured(), "Session": s}
-		status, page := http.StatusOK, adminPage
-		if !signedIn {
-			status, page = http.StatusUnauthorized, adminSignIn
-		}
-		var buf bytes.Buffer
-		if err := page.Execute(&buf, data); err != nil {
-			d.log.ErrorContext(r.Context(), "admin page", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(status)
-		_, _ = w.Write(buf.Bytes())
-	}
-}
-
-const adminHead = `<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Roster admin</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#1d2430}
-.banner{background:#fff4d6;border:1px solid #e8c766;border-radius:4px;padding:.75em 1em;margin:1em 0}
-button{font:inherit;padding:.4em 1em;border:1px solid #9aa4b5;border-radius:4px;background:#fff;cursor:pointer}
-code{background:#f1f3f6;padding:0 .25em;border-radius:3px}</style>
-</head><body>`
-
-var (
-	adminPage = template.Must(template.New("admin").Parse(adminHead + `
-<h1>Roster admin — the portal arrives with the portal issue</h1>
-{{if not .OIDC}}<p class="banner" role="status"><strong>OIDC is not configured.</strong> You signed in as the
-platform operator with a one-time bootstrap link. Set the <code>oidc.*</code> keys in the configuration
-file (see <code>config.example.yaml</code>) so admins sign in through your identity provider.</p>{{end}}
-<p>Signed in as <strong>{{.Session.Subject}}</strong> ({{.Session.Role}}).</p>
-<p>Until the portal lands, manage tenants and SCIM tokens with the CLI:
-<code>roster tenant list</code>, <code>roster token create --tenant default</code>.</p>
-<form method="post" action="/admin/logout"><button type="submit">Sign out</button></form>
-</body></html>`))
-	adminSignIn = template.Must(template.New("signin").Parse(adminHead + `
-<h1>Roster admin</h1>
-{{if .OIDC}}<p>Sign-in through your identity provider arrives with the portal issue.</p>
-{{else}}<p class="banner" role="status"><strong>OIDC is not configured.</strong> Sign in with the one-time
-link <code>roster serve</code> printed when it started; each start prints a new one.</p>{{end}}
-</body></html>`))
-)

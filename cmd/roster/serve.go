@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/roster-scim/roster/admin"
 	"github.com/roster-scim/roster/auth"
 	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/store"
@@ -24,8 +24,6 @@ import (
 // installation never has to think about tenants.
 const defaultTenant = "default"
 
-// sessionTTL is how long an admin stays signed in.
-const sessionTTL = 12 * time.Hour
 
 const usageServe = `Usage: roster serve [--addr HOST:PORT] [--data DIR] [--config FILE]
 
@@ -100,15 +98,6 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		publicURL = "http://" + ln.Addr().String()
 	}
 
-	var key [32]byte
-	_, _ = rand.Read(key[:])
-	// A per-process key: a restart signs admins out, which is acceptable
-	// while sign-in is the bootstrap link a restart prints anew.
-	sessions, err := auth.NewSessions(key[:], sessionTTL, strings.HasPrefix(publicURL, "https://"))
-	if err != nil {
-		return err
-	}
-
 	tenant, secret, err := ensureDefaultTenant(ctx, st)
 	if err != nil {
 		return err
@@ -116,7 +105,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	// TODO(store): keep links in the store (st) once store.Invitation has
 	// a bootstrap kind, so every node of a cluster accepts them.
 	links := auth.NewLinkFile(filepath.Join(cfg.Storage.DataDir, "bootstrap.json"))
-	bootstrap := &auth.Bootstrap{Invitations: links, TenantID: tenant.ID, Sessions: sessions, Logger: log}
+	bootstrap := &auth.Bootstrap{Invitations: links, TenantID: tenant.ID}
 	var link string
 	if cfg.OIDC.Configured() {
 		// Links printed by earlier starts must not outlive the switch to OIDC.
@@ -132,6 +121,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 
 	engine := licensing.New(st, licensing.WithLogger(log))
+	o := cfg.OIDC
+	portal := admin.New(admin.Deps{Store: st, Engine: engine, Logger: log, PublicURL: publicURL, Bootstrap: bootstrap,
+		OIDC: auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
+			Scopes: o.Scopes, OperatorSubjects: o.OperatorSubjects, OperatorEmails: o.OperatorEmails,
+			OperatorGroupsClaim: o.OperatorGroupsClaim, OperatorGroups: o.OperatorGroups}})
 	workers, err := startWorkers(ctx, cfg, st, engine, log)
 	if err != nil {
 		return err
@@ -140,8 +134,8 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	var draining atomic.Bool
 	srv := &http.Server{
-		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log, sessions: sessions,
-			bootstrap: bootstrap, draining: &draining}),
+		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log,
+			portal: portal, reqlog: admin.NewRequestLog(0), draining: &draining}),
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roster-scim/roster/admin"
 	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/notify"
 	"github.com/roster-scim/roster/store"
@@ -47,9 +48,12 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 	w := &workers{cancel: cancel}
 	dispatcher := &notify.Dispatcher{Outbox: st, Senders: senders, Holder: holder, Log: log}
 	reconciler := &licensing.Reconciler{Engine: engine, Holder: holder, Interval: cfg.Licensing.ReconcileInterval}
-	w.wg.Add(2)
+	// Pool usage history for the portal's chart, and expired sessions.
+	sampler := &admin.Sampler{Store: st, Holder: holder, Logger: log}
+	w.wg.Add(3)
 	go func() { defer w.wg.Done(); dispatcher.Run(ctx, 5*time.Second) }()
 	go func() { defer w.wg.Done(); reconciler.Run(ctx) }()
+	go func() { defer w.wg.Done(); sampler.Run(ctx) }()
 	return w, nil
 }
 
