@@ -24,7 +24,6 @@ import (
 // installation never has to think about tenants.
 const defaultTenant = "default"
 
-
 const usageServe = `Usage: roster serve [--addr HOST:PORT] [--data DIR] [--config FILE]
 
 Runs the Roster server: the SCIM 2.0 API at /scim/v2, the admin pages at
