@@ -496,3 +496,19 @@ func TestRefusedFileKeepsNoPasswordHash(t *testing.T) {
 		}
 	}
 }
+
+// Without a password hasher a row with a password is refused with a
+// message, never stored in the clear.
+func TestNoHasher(t *testing.T) {
+	e := newEnv(t)
+	e.runner.HashPassword = nil
+	j := e.submit(csvBytes(header, withCells(person(1), 4, "a fine password"), person(2)), "a.csv", store.ImportValidRows)
+	rows := e.rows(j)
+	if len(rows[0].Errors) != 1 || !strings.HasPrefix(rows[0].Errors[0], "Password: this server does not set passwords from an import") ||
+		rows[0].Cells[ColPassword] != "" || rows[0].Cells[keyPasswordHash] != "" {
+		t.Errorf("row 1: %q %q", rows[0].Errors, rows[0].Cells)
+	}
+	if j = e.run(j); j.Done != 1 || j.Failed != 1 {
+		t.Errorf("job = %+v", j)
+	}
+}
