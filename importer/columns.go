@@ -74,7 +74,7 @@ var columns = []column{
 		help: "The user's first (given) name.", example: "Jane"},
 	{name: ColLastName, required: true, aliases: []string{"last", "lastname", "surname", "familyname", "nom", "nachname"},
 		help: "The user's last (family) name.", example: "Doe"},
-	{name: ColUsername, required: true, aliases: []string{"login", "loginname", "loginemail", "username", "user", "userid", "signinname", "logon", "userprincipalname", "upn"},
+	{name: ColUsername, required: true, aliases: []string{"login", "loginname", "loginemail", "username", "user", "signinname", "logon", "userprincipalname", "upn"},
 		help: "The login, which must be an e-mail address. It identifies the user: importing a file again updates the user with this login instead of creating another one.", example: "jane.doe@example.com"},
 	{name: ColEmail, required: true, aliases: []string{"email", "emailaddress", "mail", "workemail", "emailid", "contactemail"},
 		help: "Where invitations and access notices are sent. Often the same as the username.", example: "jane.doe@example.com"},
