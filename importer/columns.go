@@ -11,20 +11,20 @@ import (
 // columns, whatever the uploaded file called them, so every reader of a
 // stored row (runner, result file, portal) finds a value under one name.
 const (
-	ColFirstName    = "First Name"
-	ColLastName     = "Last Name"
-	ColUsername     = "Username"
-	ColEmail        = "E-mail"
-	ColPassword     = "Password"
-	ColMobilePhone  = "Mobile Phone"
-	ColBusinessPh   = "Business Phone"
-	ColCompany      = "Company"
-	ColCustomerCode = "Unique Customer Code"
-	ColUDID         = "UDID"
-	ColGroups       = "Groups"
-	ColProducts     = "Products"
-	ColAccountAdmin = "Account Admin"
-	ColNotes        = "Notes"
+	ColFirstName     = "First Name"
+	ColLastName      = "Last Name"
+	ColUsername      = "Username"
+	ColEmail         = "E-mail"
+	ColPassword      = "Password"
+	ColMobilePhone   = "Mobile Phone"
+	ColBusinessPhone = "Business Phone"
+	ColCompany       = "Company"
+	ColCustomerCode  = "Unique Customer Code"
+	ColUDID          = "UDID"
+	ColGroups        = "Groups"
+	ColProducts      = "Products"
+	ColAccountAdmin  = "Account Admin"
+	ColNotes         = "Notes"
 	// ColErrors is the column the result file adds. An uploaded file that
 	// has it (a result file sent back after fixing) is not an error: the
 	// column is ignored.
@@ -82,7 +82,7 @@ var columns = []column{
 		help: "Optional, at least 8 characters. Leave empty to e-mail the user an invitation to choose their own password (recommended). Passwords are never stored as typed and never written back into the result file.", example: ""},
 	{name: ColMobilePhone, aliases: []string{"mobile", "mobilephone", "mobilephonenumber", "mobilenumber", "cell", "cellphone", "cellphonenumber", "mobileno"},
 		help: "Optional. International format with a leading + and the country code; spaces, dashes, dots and parentheses are allowed.", example: "+44 7700 900123"},
-	{name: ColBusinessPh, aliases: []string{"businessphone", "businessphonenumber", "workphone", "workphonenumber", "officephone", "phone", "phonenumber", "telephone", "tel"},
+	{name: ColBusinessPhone, aliases: []string{"businessphone", "businessphonenumber", "workphone", "workphonenumber", "officephone", "phone", "phonenumber", "telephone", "tel"},
 		help: "Optional. Same format as Mobile Phone.", example: "+44 20 7946 0958"},
 	{name: ColCompany, aliases: []string{"company", "companyname", "organization", "organisation", "org"},
 		help: "Optional.", example: "Example Ltd"},

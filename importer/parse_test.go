@@ -248,7 +248,7 @@ func TestHeaderMatching(t *testing.T) {
 		"Licences", "Is Admin", "Favourite colour", "", "Errors", "Comments"}
 	lay, err := parseHeader(h, 1)
 	must(t, err)
-	want := map[string]int{ColEmail: 0, ColUsername: 1, ColLastName: 2, ColFirstName: 3, ColMobilePhone: 4, ColBusinessPh: 5,
+	want := map[string]int{ColEmail: 0, ColUsername: 1, ColLastName: 2, ColFirstName: 3, ColMobilePhone: 4, ColBusinessPhone: 5,
 		ColProducts: 6, ColAccountAdmin: 7, ColNotes: 11}
 	if !reflect.DeepEqual(lay.known, want) {
 		t.Errorf("known = %v\nwant %v", lay.known, want)
@@ -278,7 +278,7 @@ func TestParseRow(t *testing.T) {
 		{"email display name", good(map[string]string{ColEmail: "Ann <ann@acme.test>"}), []string{"E-mail: not a valid address"}, nil},
 		{"email no dot", good(map[string]string{ColEmail: "ann@localhost"}), []string{"E-mail: not a valid address"}, nil},
 		{"phone e164", good(map[string]string{ColMobilePhone: "+44 (0)7700-900.123"}), nil, func(in rowInput) bool { return in.mobile == "+4407700900123" }},
-		{"phone 00", good(map[string]string{ColBusinessPh: "0044 20 7946 0958"}), nil, func(in rowInput) bool { return in.business == "+442079460958" }},
+		{"phone 00", good(map[string]string{ColBusinessPhone: "0044 20 7946 0958"}), nil, func(in rowInput) bool { return in.business == "+442079460958" }},
 		{"phone national", good(map[string]string{ColMobilePhone: "07700 900123"}), nil, func(in rowInput) bool { return in.mobile == "07700900123" }},
 		{"phone letters", good(map[string]string{ColMobilePhone: "+44 7700 ext 12"}), []string{"Mobile Phone: letters are not allowed in a phone number; use digits with a leading + and the country code, such as +44 7700 900123"}, nil},
 		{"phone short", good(map[string]string{ColMobilePhone: "+44 12"}), []string{"Mobile Phone: an international number has 7 to 15 digits after the + (this one has 4)"}, nil},

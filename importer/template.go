@@ -26,7 +26,7 @@ func headerLabel(c *column) string {
 // widths are the template's column widths, in characters.
 var widths = map[string]float64{
 	ColFirstName: 14, ColLastName: 14, ColUsername: 30, ColEmail: 30, ColPassword: 14,
-	ColMobilePhone: 18, ColBusinessPh: 18, ColCompany: 20, ColCustomerCode: 22, ColUDID: 30,
+	ColMobilePhone: 18, ColBusinessPhone: 18, ColCompany: 20, ColCustomerCode: 22, ColUDID: 30,
 	ColGroups: 24, ColProducts: 22, ColAccountAdmin: 15, ColNotes: 32, ColErrors: 70,
 }
 

@@ -106,7 +106,7 @@ func parseRow(cells map[string]string, maxCell int, policy func(string) error) (
 	for _, p := range []struct {
 		col string
 		dst *string
-	}{{ColMobilePhone, &in.mobile}, {ColBusinessPh, &in.business}} {
+	}{{ColMobilePhone, &in.mobile}, {ColBusinessPhone, &in.business}} {
 		if v := text(p.col, false, 64); v != "" {
 			n, msg := normalisePhone(v)
 			if msg != "" {
