@@ -59,6 +59,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runToken(ctx, rest, stdout, stderr)
 	case "version":
 		return runVersion(rest, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "bench-baseline": // the child `roster bench` starts; not for people
@@ -81,6 +83,8 @@ Usage:
   roster tenant create NAME | list                                 manage tenants
   roster token  create --tenant T [--name N] | list --tenant T | revoke --tenant T ID
                                                                    manage SCIM tokens
+  roster import --tenant T [--mode all-or-nothing|valid-rows] FILE   import users from xlsx/CSV
+  roster import template FILE.xlsx|FILE.csv                       write the import template
   roster bench  [--users N] [--groups M] [--json FILE]            measure against a bare net/http baseline
   roster version                                                   print the version
 

@@ -50,7 +50,25 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 	reconciler := &licensing.Reconciler{Engine: engine, Holder: holder, Interval: cfg.Licensing.ReconcileInterval}
 	// Pool usage history for the portal's chart, and expired sessions.
 	sampler := &admin.Sampler{Store: st, Holder: holder, Logger: log}
-	w.wg.Add(3)
+	imports := newImportRunner(cfg, st, engine, holder, log)
+	w.wg.Add(4)
+	go func() {
+		defer w.wg.Done()
+		// Jobs uploaded through the portal; any node may run one, the
+		// job's lease keeps it to one at a time.
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := imports.RunPending(ctx); err != nil && ctx.Err() == nil {
+					log.ErrorContext(ctx, "import jobs", "err", err)
+				}
+			}
+		}
+	}()
 	go func() { defer w.wg.Done(); dispatcher.Run(ctx, 5*time.Second) }()
 	go func() { defer w.wg.Done(); reconciler.Run(ctx) }()
 	go func() { defer w.wg.Done(); sampler.Run(ctx) }()
