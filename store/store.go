@@ -201,6 +201,10 @@ type Imports interface {
 // Audit is the append-only audit log.
 type Audit interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudits appends several events in one write (an import records
+	// a batch of rows at once). It is idempotent by event id: retrying a
+	// batch after a failure writes each event exactly once.
+	AppendAudits(ctx context.Context, events []*AuditEvent) error
 	// ListAudit returns events newest first.
 	ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]*AuditEvent, error)
 }

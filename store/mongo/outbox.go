@@ -27,20 +27,49 @@ type auditDoc struct {
 
 // AppendAudit appends an event (At defaults to now).
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	if e.TenantID == "" {
-		return &store.ErrInvalid{Field: "tenantId", Reason: "required"}
+	return s.AppendAudits(ctx, []*store.AuditEvent{e})
+}
+
+// AppendAudits inserts the events with one command. Without transactions
+// a failure can leave part of the batch written; a retry re-sends the same
+// ids, and the events already written are recognised by id and skipped, so
+// a retried batch ends written exactly once.
+func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
 	}
-	if e.ID == "" {
-		e.ID = store.NewID()
+	docs := make([]any, 0, len(events))
+	for _, e := range events {
+		if e.TenantID == "" {
+			return &store.ErrInvalid{Field: "tenantId", Reason: "required"}
+		}
+		if e.ID == "" {
+			e.ID = store.NewID()
+		}
+		if e.At.IsZero() {
+			e.At = now()
+		}
+		e.At = store.Timestamp(e.At)
+		docs = append(docs, auditDoc{ID: e.ID, TenantID: e.TenantID, At: e.At, Actor: e.Actor, Action: e.Action,
+			TargetType: e.TargetType, TargetID: e.TargetID, Before: e.Before, After: e.After, Reason: e.Reason})
 	}
-	if e.At.IsZero() {
-		e.At = now()
-	}
-	e.At = store.Timestamp(e.At)
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	_, err := s.c.audit.InsertOne(ctx, auditDoc{ID: e.ID, TenantID: e.TenantID, At: e.At, Actor: e.Actor, Action: e.Action,
-		TargetType: e.TargetType, TargetID: e.TargetID, Before: e.Before, After: e.After, Reason: e.Reason})
+	if len(docs) == 1 {
+		_, err := s.c.audit.InsertOne(ctx, docs[0])
+		return mapErr(err, collAudit)
+	}
+	_, err := s.c.audit.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bwe mongodrv.BulkWriteException
+	if errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0 {
+		onlyDuplicates := true
+		for _, we := range bwe.WriteErrors {
+			onlyDuplicates = onlyDuplicates && we.Code == 11000
+		}
+		if onlyDuplicates {
+			return nil
+		}
+	}
 	return mapErr(err, collAudit)
 }
 

@@ -23,6 +23,33 @@ func scanAudit(sc scanner) (*store.AuditEvent, error) {
 
 // AppendAudit appends an event (At defaults to now).
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	if err := prepareAudit(e); err != nil {
+		return err
+	}
+	return insertAudit(ctx, s.wr, e)
+}
+
+// AppendAudits appends events in one transaction: all or none.
+func (s *Store) AppendAudits(ctx context.Context, events []*store.AuditEvent) error {
+	for _, e := range events {
+		if err := prepareAudit(e); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(tx *wtx) error {
+		for _, e := range events {
+			// An event a retried batch already wrote is skipped.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`, e.TenantID, e.ID, e.At.UnixMilli(), e.Actor, e.Action, e.TargetType, e.TargetID, e.Before, e.After, e.Reason); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// prepareAudit checks e and fills its id and time.
+func prepareAudit(e *store.AuditEvent) error {
 	if e.TenantID == "" {
 		return &store.ErrInvalid{Field: "tenantId", Reason: "required"}
 	}
@@ -33,7 +60,11 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		e.At = now()
 	}
 	e.At = store.Timestamp(e.At)
-	_, err := s.wr.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return nil
+}
+
+func insertAudit(ctx context.Context, q queryer, e *store.AuditEvent) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.ID, e.At.UnixMilli(), e.Actor, e.Action, e.TargetType, e.TargetID, e.Before, e.After, e.Reason)
 	return constraint(err, map[string]string{"audit.id": "id"}, nil)
 }

@@ -449,3 +449,29 @@ func testHandles(t *testing.T, e *env) {
 	same(t, back, got, "user after updates through two handles")
 	wantConflict(t, h2.CreateUser(e.ctx, &store.User{TenantID: ten.ID, UserName: "ANN"}), "userName", "CreateUser of a taken name on another handle")
 }
+
+func testAuditBatch(t *testing.T, e *env) {
+	ten := e.tenant("t")
+	at := store.Timestamp(time.Now())
+	batch := []*store.AuditEvent{
+		{TenantID: ten.ID, At: at, Actor: "import:j1", Action: "user.create", TargetType: "user", TargetID: "u1"},
+		{TenantID: ten.ID, At: at, Actor: "import:j1", Action: "user.create", TargetType: "user", TargetID: "u2"},
+		{TenantID: ten.ID, At: at, Actor: "import:j1", Action: "user.create", TargetType: "user", TargetID: "u3"},
+	}
+	e.must(e.s.AppendAudits(e.ctx, batch), "AppendAudits")
+	for _, ev := range batch {
+		if ev.ID == "" {
+			t.Fatalf("AppendAudits left an event without an id")
+		}
+	}
+	// A retry of the same batch (same ids) writes nothing twice.
+	e.must(e.s.AppendAudits(e.ctx, batch), "AppendAudits (retry)")
+	got, err := e.s.ListAudit(e.ctx, ten.ID, store.AuditQuery{Actor: "import:j1"})
+	e.must(err, "ListAudit")
+	same(t, len(got), 3, "events after a batch and its retry")
+	bad := []*store.AuditEvent{{TenantID: ten.ID, Action: "x"}, {Action: "no tenant"}}
+	wantInvalid(t, e.s.AppendAudits(e.ctx, bad), "tenantId", "AppendAudits with an event without tenant")
+	got, _ = e.s.ListAudit(e.ctx, ten.ID, store.AuditQuery{Action: "x"})
+	same(t, len(got), 0, "events written from a refused batch")
+	e.must(e.s.AppendAudits(e.ctx, nil), "AppendAudits(nil)")
+}

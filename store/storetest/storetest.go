@@ -76,6 +76,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"Invitations", testInvitations},
 		{"Imports", testImports},
 		{"Audit", testAudit},
+		{"AuditBatch", testAuditBatch},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrency},
 		{"WorkLeases", testWorkLeases},
