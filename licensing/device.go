@@ -206,3 +206,56 @@ func (e *Engine) deviceAudit(ctx context.Context, tenantID, deviceID string, act
 	return e.st.AppendAudit(ctx, &store.AuditEvent{TenantID: tenantID, ID: store.NewID(), At: store.Timestamp(e.now()),
 		Actor: string(actor), Action: action, TargetType: "device", TargetID: deviceID})
 }
+
+// MoveDevice hands a device to another user of the tenant who holds an
+// active seat of the same product (the seeds' "move license across
+// devices"): its leases are revoked, so the previous user's app must sign
+// in again, and the new user's seat counts it against the device limit.
+func (e *Engine) MoveDevice(ctx context.Context, tenantID, deviceID, toUserID string, actor Actor) (*store.Device, error) {
+	d, err := e.st.GetDevice(ctx, tenantID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	if d.State == store.DeviceBlocked {
+		return nil, &store.ErrInvalid{Field: "device", Reason: "the device is blocked; unblock it before moving it"}
+	}
+	if d.UserID == toUserID {
+		return d, nil
+	}
+	to, err := e.st.GetUser(ctx, tenantID, toUserID)
+	if err != nil {
+		return nil, err
+	}
+	if !to.Active {
+		return nil, &store.ErrInvalid{Field: "to", Reason: "the receiving user is inactive"}
+	}
+	pool, err := e.st.GetPoolByProduct(ctx, tenantID, d.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := e.st.GetAssignment(ctx, tenantID, pool.ID, toUserID)
+	if err != nil || a.State != store.AssignActive {
+		return nil, &store.ErrInvalid{Field: "to", Reason: "the receiving user has no active license for this product; assign one first"}
+	}
+	if err := e.st.RevokeDeviceLeases(ctx, tenantID, d.ID, store.Timestamp(e.now())); err != nil {
+		return nil, err
+	}
+	if err := e.st.UnbindDevice(ctx, tenantID, d.ID); err != nil {
+		return nil, err
+	}
+	moved := &store.Device{TenantID: tenantID, ProductID: d.ProductID, DeviceCode: d.DeviceCode, Name: d.Name,
+		UserID: toUserID, AssignmentID: a.ID, State: store.DeviceActive, LastSeenAt: d.LastSeenAt}
+	if err := e.st.BindDevice(ctx, moved, pool.MaxDevicesPerSeat); err != nil {
+		// Put it back where it was rather than leave it nowhere.
+		back := &store.Device{TenantID: tenantID, ProductID: d.ProductID, DeviceCode: d.DeviceCode, Name: d.Name,
+			UserID: d.UserID, AssignmentID: d.AssignmentID, State: store.DeviceActive, LastSeenAt: d.LastSeenAt}
+		if berr := e.st.BindDevice(ctx, back, 0); berr != nil {
+			e.log.ErrorContext(ctx, "moving a device failed and it could not be bound back", "device", d.DeviceCode, "err", berr)
+		}
+		return nil, err
+	}
+	if err := e.deviceAudit(ctx, tenantID, moved.ID, actor, "device.move"); err != nil {
+		return moved, err
+	}
+	return moved, nil
+}

@@ -140,3 +140,33 @@ func TestBlockedDeviceCannotRenew(t *testing.T) {
 		t.Errorf("Renew(garbage) = %v, want ErrLeaseInvalid", err)
 	}
 }
+
+func TestMoveDevice(t *testing.T) {
+	f := newFixture(t, 2, store.PolicyDeny)
+	a, b, c := f.user("a@x.io"), f.user("b@x.io"), f.user("c@x.io")
+	must(t, f.eng.Assign(f.ctx, f.tenant, f.pool.ID, a.ID, "admin:test"))
+	must(t, f.eng.Assign(f.ctx, f.tenant, f.pool.ID, b.ID, "admin:test"))
+	g, err := f.eng.DeviceLogin(f.ctx, a, "counter", "D1", "Tablet", time.Hour)
+	must(t, err)
+	var inv *store.ErrInvalid
+	if _, err := f.eng.MoveDevice(f.ctx, f.tenant, g.Device.ID, c.ID, "admin:test"); !errors.As(err, &inv) {
+		t.Errorf("move to a user without a seat = %v, want ErrInvalid", err)
+	}
+	if d, _ := f.st.GetDeviceByCode(f.ctx, f.tenant, f.prod.ID, "D1"); d == nil || d.UserID != a.ID {
+		t.Errorf("a refused move changed the device: %+v", d)
+	}
+	moved, err := f.eng.MoveDevice(f.ctx, f.tenant, g.Device.ID, b.ID, "admin:test")
+	must(t, err)
+	if moved.UserID != b.ID || moved.Name != "Tablet" {
+		t.Errorf("moved device = %+v, want bound to b with its name", moved)
+	}
+	if _, err := f.eng.Renew(f.ctx, f.tenant, g.Lease, time.Hour); err == nil {
+		t.Errorf("the previous user's lease still renews after the move")
+	}
+	if _, err := f.eng.DeviceLogin(f.ctx, b, "counter", "D1", "Tablet", time.Hour); err != nil {
+		t.Errorf("new owner signs in on the moved device: %v", err)
+	}
+	if _, err := f.eng.DeviceLogin(f.ctx, a, "counter", "D1", "Tablet", time.Hour); err == nil {
+		t.Errorf("the previous owner can still sign in on the moved device")
+	}
+}
