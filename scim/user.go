@@ -192,31 +192,15 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 		case "udid":
 			w.strField(a.name, u.UDID)
 		case "licenses":
-			if len(x.licenses) > 0 {
-				w.key(a.name)
-				w.open('[')
-				for _, l := range x.licenses {
-					w.open('{')
-					w.strField("value", l.ProductCode)
-					w.strField("display", l.ProductName)
-					w.strField("state", l.State)
-					w.close('}')
-				}
-				w.close(']')
-			}
+			appendStates(w, a.name, len(x.licenses), func(i int) (string, string, string) {
+				l := x.licenses[i]
+				return l.ProductCode, l.ProductName, l.State
+			})
 		case "devices":
-			if len(x.devices) > 0 {
-				w.key(a.name)
-				w.open('[')
-				for _, d := range x.devices {
-					w.open('{')
-					w.strField("value", d.DeviceCode)
-					w.strField("display", d.Name)
-					w.strField("state", d.State)
-					w.close('}')
-				}
-				w.close(']')
-			}
+			appendStates(w, a.name, len(x.devices), func(i int) (string, string, string) {
+				d := x.devices[i]
+				return d.DeviceCode, d.Name, d.State
+			})
 		}
 	}
 	w.close('}')
@@ -243,6 +227,25 @@ func (h *handler) appendGroupRefs(w *jsonWriter, a *attrDef, groups []store.Grou
 				w.strField(s.name, "direct")
 			}
 		}
+		w.close('}')
+	}
+	w.close(']')
+}
+
+// appendStates renders the Roster extension's read-only lists (licenses,
+// devices): n entries of value, display and state; nothing when empty.
+func appendStates(w *jsonWriter, name string, n int, entry func(i int) (value, display, state string)) {
+	if n == 0 {
+		return
+	}
+	w.key(name)
+	w.open('[')
+	for i := range n {
+		value, display, state := entry(i)
+		w.open('{')
+		w.strField("value", value)
+		w.strField("display", display)
+		w.strField("state", state)
 		w.close('}')
 	}
 	w.close(']')
