@@ -91,7 +91,10 @@ func plainID(s string) bool {
 // an error record instead of a dropped connection and a stack on stderr.
 // It logs the path without the query: bootstrap links carry their secret
 // in the query.
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+//
+// It also feeds the request metrics, having the root router's route
+// context once the handler returned.
+func accessLog(log *slog.Logger, m *metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -114,6 +117,8 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 				if status == 0 {
 					status = http.StatusOK // nothing written: net/http sends 200
 				}
+				elapsed := time.Since(start)
+				m.observeHTTP(r, status, elapsed)
 				switch {
 				case status >= 500:
 					level = slog.LevelError
@@ -126,7 +131,7 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 					slog.String("path", r.URL.Path),
 					slog.Int("status", status),
 					slog.Int("bytes", ww.BytesWritten()),
-					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 					slog.String("remote", r.RemoteAddr),
 					// Tells an IdP's calls apart (Okta, Entra ID, a script).
 					slog.String("user_agent", r.UserAgent()),

@@ -26,6 +26,7 @@ type routerDeps struct {
 	log       *slog.Logger
 	portal    http.Handler
 	reqlog    *admin.RequestLog
+	metrics   *metrics
 	// draining is set when shutdown starts, so /readyz tells load
 	// balancers to stop sending new work while in-flight requests finish.
 	draining *atomic.Bool
@@ -36,7 +37,7 @@ type routerDeps struct {
 // cross-origin protection.
 func newRouter(d routerDeps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(accessLog(d.log), limitBody(d.cfg.Server.MaxBodyBytes))
+	r.Use(accessLog(d.log, d.metrics), limitBody(d.cfg.Server.MaxBodyBytes))
 
 	// Liveness: the process answers. Never touches the store, so a slow
 	// database does not get the process restarted.
@@ -110,6 +111,7 @@ func newRouter(d routerDeps) http.Handler {
 		r.Handle(auth.InvitePath+"*", &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log})
 	})
 	r.Mount("/admin", d.portal)
+	r.Method(http.MethodGet, "/metrics", d.metrics.handler(d.log))
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 	})

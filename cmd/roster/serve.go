@@ -79,11 +79,14 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err := ensureWritableDir(cfg.Storage.DataDir); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	raw, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer raw.Close()
+	m := newMetrics()
+	m.reg.MustRegister(newStateCollector(raw, log))
+	st := instrumentStore(raw, m)
 
 	// Listen before touching any data: if the port is taken, the first
 	// start must not have minted a token nobody will see.
@@ -121,11 +124,14 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	engine := licensing.New(st, licensing.WithLogger(log))
 	o := cfg.OIDC
+	// One request log: /scim/v2 writes it, the portal's Connect page reads it.
+	reqlog := admin.NewRequestLog(0)
 	portal := admin.New(admin.Deps{Store: st, Engine: engine, Logger: log, PublicURL: publicURL, Bootstrap: bootstrap,
+		RequestLog: reqlog,
 		OIDC: auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
 			Scopes: o.Scopes, OperatorSubjects: o.OperatorSubjects, OperatorEmails: o.OperatorEmails,
 			OperatorGroupsClaim: o.OperatorGroupsClaim, OperatorGroups: o.OperatorGroups}})
-	workers, err := startWorkers(ctx, cfg, st, engine, log)
+	workers, err := startWorkers(ctx, cfg, st, engine, log, m)
 	if err != nil {
 		return err
 	}
@@ -134,7 +140,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	var draining atomic.Bool
 	srv := &http.Server{
 		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log,
-			portal: portal, reqlog: admin.NewRequestLog(0), draining: &draining}),
+			portal: portal, reqlog: reqlog, metrics: m, draining: &draining}),
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,

@@ -31,7 +31,7 @@ func nodeName() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *licensing.Engine, log *slog.Logger) (*workers, error) {
+func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *licensing.Engine, log *slog.Logger, m *metrics) (*workers, error) {
 	holder := nodeName()
 	senders := map[string]notify.Sender{"email": notify.LogSender{Log: log}}
 	if cfg.Mail.SMTP.Host != "" {
@@ -70,9 +70,26 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 		}
 	}()
 	go func() { defer w.wg.Done(); dispatcher.Run(ctx, 5*time.Second) }()
-	go func() { defer w.wg.Done(); reconciler.Run(ctx) }()
+	go func() { defer w.wg.Done(); runReconciler(ctx, reconciler, m) }()
 	go func() { defer w.wg.Done(); sampler.Run(ctx) }()
 	return w, nil
+}
+
+// runReconciler is reconciler.Run, counting what each round corrected.
+func runReconciler(ctx context.Context, r *licensing.Reconciler, m *metrics) {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ran, fixed := r.Once(ctx); ran {
+				m.reconciles.Inc()
+				m.reconciled.Add(float64(fixed))
+			}
+		}
+	}
 }
 
 // stop ends the loops and waits for the round in progress.
