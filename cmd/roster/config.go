@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,7 +33,21 @@ type Config struct {
 	SCIM      SCIMConfig      `yaml:"scim"`
 	OIDC      OIDCConfig      `yaml:"oidc"`
 	Licensing LicensingConfig `yaml:"licensing"`
+	Devices   DevicesConfig   `yaml:"devices"`
 	Mail      MailConfig      `yaml:"mail"`
+}
+
+// DevicesConfig is the device API (/api/v1/devices).
+type DevicesConfig struct {
+	LoginLimit LoginLimitConfig `yaml:"login_limit"`
+}
+
+// LoginLimitConfig bounds password guessing through device sign-in: each
+// client address may fail FailuresPerMinute times a minute, in bursts of
+// Burst; a successful sign-in costs nothing. 0 turns the limit off.
+type LoginLimitConfig struct {
+	FailuresPerMinute int `yaml:"failures_per_minute"`
+	Burst             int `yaml:"burst"`
 }
 
 // LicensingConfig tunes leases and the reconciler.
@@ -71,6 +86,10 @@ type ServerConfig struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of proxies whose
+	// X-Forwarded-For is believed when telling clients apart for the
+	// per-address limits.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // StorageConfig picks and configures the backend.
@@ -104,7 +123,15 @@ type SCIMConfig struct {
 	MaxFilterLength int           `yaml:"max_filter_length"`
 	MaxResults      int           `yaml:"max_results"`
 	TokenCacheTTL   time.Duration `yaml:"token_cache_ttl"`
+	RateLimit       RateLimit     `yaml:"rate_limit"`
 	Bulk            BulkConfig    `yaml:"bulk"`
+}
+
+// RateLimit is a token bucket per SCIM token: RequestsPerSecond on
+// average, Burst at once. 0 requests per second turns it off.
+type RateLimit struct {
+	RequestsPerSecond int `yaml:"requests_per_second"`
+	Burst             int `yaml:"burst"`
 }
 
 // BulkConfig is /Bulk's advertised limits.
@@ -146,6 +173,7 @@ func defaultConfig() *Config {
 			MaxFilterLength: 4096,
 			MaxResults:      1000,
 			TokenCacheTTL:   30 * time.Second,
+			RateLimit:       RateLimit{RequestsPerSecond: 200, Burst: 400},
 			Bulk:            BulkConfig{MaxOperations: 1000, MaxPayloadBytes: 1 << 20},
 		},
 		OIDC: OIDCConfig{
@@ -153,6 +181,7 @@ func defaultConfig() *Config {
 			OperatorGroupsClaim: "groups",
 		},
 		Licensing: LicensingConfig{LeaseTTL: 7 * 24 * time.Hour, ReconcileInterval: 10 * time.Minute},
+		Devices:   DevicesConfig{LoginLimit: LoginLimitConfig{FailuresPerMinute: 30, Burst: 10}},
 		Mail:      MailConfig{From: "Roster <no-reply@localhost>", SMTP: SMTPConfig{Port: 587, TLS: "starttls"}},
 	}
 }
@@ -495,6 +524,7 @@ func (c *Config) Validate() error {
 		{s.IdleTimeout <= 0, fmt.Sprintf("server.idle_timeout: %s must be positive", s.IdleTimeout)},
 		{s.ShutdownTimeout <= 0, fmt.Sprintf("server.shutdown_timeout: %s must be positive", s.ShutdownTimeout)},
 		{s.MaxBodyBytes < 1024, fmt.Sprintf("server.max_body_bytes: %d must be at least 1024", s.MaxBodyBytes)},
+		{slices.ContainsFunc(s.TrustedProxies, func(p string) bool { return !isIPOrCIDR(p) }), "server.trusted_proxies: every entry must be an IP address or a CIDR like 10.0.0.0/8"},
 		{st.Driver != "sqlite" && !mongo, fmt.Sprintf("storage.driver: %q is not one of sqlite, mongodb", st.Driver)},
 		{!mongo && st.DataDir == "" && st.SQLite.Path == "", "storage.data_dir: must be set (or storage.sqlite.path)"},
 		{mongo && st.MongoDB.URI == "", "storage.mongodb.uri: required when storage.driver is mongodb"},
@@ -506,6 +536,8 @@ func (c *Config) Validate() error {
 		{c.SCIM.MaxFilterLength < 64 || c.SCIM.MaxFilterLength > 1<<20, fmt.Sprintf("scim.max_filter_length: %d is not between 64 and 1048576", c.SCIM.MaxFilterLength)},
 		{c.SCIM.MaxResults < 1 || c.SCIM.MaxResults > 100000, fmt.Sprintf("scim.max_results: %d is not between 1 and 100000", c.SCIM.MaxResults)},
 		{c.SCIM.TokenCacheTTL < 0 || c.SCIM.TokenCacheTTL > 5*time.Minute, fmt.Sprintf("scim.token_cache_ttl: %s is not between 0s and 5m (it delays revocation)", c.SCIM.TokenCacheTTL)},
+		{c.SCIM.RateLimit.RequestsPerSecond < 0, fmt.Sprintf("scim.rate_limit.requests_per_second: %d must be 0 (off) or more", c.SCIM.RateLimit.RequestsPerSecond)},
+		{c.SCIM.RateLimit.RequestsPerSecond > 0 && c.SCIM.RateLimit.Burst < 1, fmt.Sprintf("scim.rate_limit.burst: %d must be at least 1 when scim.rate_limit.requests_per_second is set", c.SCIM.RateLimit.Burst)},
 		{c.SCIM.Bulk.MaxOperations < 1 || c.SCIM.Bulk.MaxOperations > 100000, fmt.Sprintf("scim.bulk.max_operations: %d is not between 1 and 100000", c.SCIM.Bulk.MaxOperations)},
 		{c.SCIM.Bulk.MaxPayloadBytes < 1024, fmt.Sprintf("scim.bulk.max_payload_bytes: %d must be at least 1024", c.SCIM.Bulk.MaxPayloadBytes)},
 		{c.SCIM.Bulk.MaxPayloadBytes > s.MaxBodyBytes, fmt.Sprintf("scim.bulk.max_payload_bytes: %d is more than server.max_body_bytes (%d), which would cut such a request short", c.SCIM.Bulk.MaxPayloadBytes, s.MaxBodyBytes)},
@@ -518,6 +550,8 @@ func (c *Config) Validate() error {
 		{len(o.OperatorGroups) > 0 && o.OperatorGroupsClaim == "", "oidc.operator_groups_claim: required when oidc.operator_groups is set"},
 		{c.Licensing.LeaseTTL < time.Minute || c.Licensing.LeaseTTL > 366*24*time.Hour, fmt.Sprintf("licensing.lease_ttl: %s is not between 1m and 8784h (a year)", c.Licensing.LeaseTTL)},
 		{c.Licensing.ReconcileInterval < 10*time.Second, fmt.Sprintf("licensing.reconcile_interval: %s must be at least 10s", c.Licensing.ReconcileInterval)},
+		{c.Devices.LoginLimit.FailuresPerMinute < 0, fmt.Sprintf("devices.login_limit.failures_per_minute: %d must be 0 (off) or more", c.Devices.LoginLimit.FailuresPerMinute)},
+		{c.Devices.LoginLimit.FailuresPerMinute > 0 && c.Devices.LoginLimit.Burst < 1, fmt.Sprintf("devices.login_limit.burst: %d must be at least 1 when devices.login_limit.failures_per_minute is set", c.Devices.LoginLimit.Burst)},
 		{!isMailbox(c.Mail.From), fmt.Sprintf("mail.from: %q is not an e-mail address (\"Name <addr@host>\" or addr@host)", c.Mail.From)},
 		{c.Mail.SMTP.Port < 1 || c.Mail.SMTP.Port > 65535, fmt.Sprintf("mail.smtp.port: %d is not a TCP port", c.Mail.SMTP.Port)},
 		{!slices.Contains([]string{"starttls", "opportunistic", "none"}, c.Mail.SMTP.TLS), fmt.Sprintf("mail.smtp.tls: %q is not one of starttls, opportunistic, none", c.Mail.SMTP.TLS)},
@@ -547,6 +581,14 @@ func isHostPort(s string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+func isIPOrCIDR(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func isHTTPURL(s string) bool {

@@ -385,3 +385,8 @@ func (s *storeMetrics) BindDevice(ctx context.Context, d *store.Device, maxPerSe
 	s.done(s.bindDevice, "BindDevice", start, err)
 	return err
 }
+
+// rateLimitedCounter is the 429 counter of one limit.
+func (m *metrics) rateLimitedCounter(limit string) prometheus.Counter {
+	return m.rateLimited.WithLabelValues(limit)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -99,4 +100,14 @@ func seedPool(t *testing.T, st store.Store, tenantName, code string, total int, 
 		t.Fatal(err)
 	}
 	return tenant, prod, pool
+}
+
+// writeConfigFile writes a roster.yaml into a fresh directory.
+func writeConfigFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "roster.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -27,6 +27,7 @@ type routerDeps struct {
 	portal    http.Handler
 	reqlog    *admin.RequestLog
 	metrics   *metrics
+	clients   *clientAddr
 	// draining is set when shutdown starts, so /readyz tells load
 	// balancers to stop sending new work while in-flight requests finish.
 	draining *atomic.Bool
@@ -91,13 +92,15 @@ func newRouter(d routerDeps) http.Handler {
 		},
 	})
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant, d.reqlog.Middleware)
+		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant, d.reqlog.Middleware,
+			scimRateLimit(d.cfg.SCIM.RateLimit, d.metrics))
 		r.Handle("/*", scimAPI)
 		r.Handle("/", scimAPI)
 	})
 
 	// The device API: credentials in every call, no cookies.
-	devices := api.New(api.Deps{Store: d.store, Engine: d.engine, Logger: d.log, LeaseTTL: d.cfg.Licensing.LeaseTTL})
+	devices := loginLimit(d.cfg.Devices.LoginLimit, d.clients, d.metrics)(
+		api.New(api.Deps{Store: d.store, Engine: d.engine, Logger: d.log, LeaseTTL: d.cfg.Licensing.LeaseTTL}))
 	r.Handle("/api/v1/devices/*", devices)
 	r.Handle("/.well-known/jwks.json", devices)
 

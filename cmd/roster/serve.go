@@ -140,7 +140,8 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	var draining atomic.Bool
 	srv := &http.Server{
 		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log,
-			portal: portal, reqlog: reqlog, metrics: m, draining: &draining}),
+			portal: portal, reqlog: reqlog, metrics: m, clients: newClientAddr(cfg.Server.TrustedProxies),
+			draining: &draining}),
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
