@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	dataDir := fs.String("data", "", "data directory to build (default: a temporary one, removed afterwards)")
+	profDir := fs.String("profile", "", "write the Roster server's CPU profile of one extra round per scenario (cpu-SCENARIO.pprof) and its heap at the end (heap.pprof) to this directory")
 	fs.Usage = func() { fmt.Fprint(stderr, usageBench); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,7 +104,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if err := bench(ctx, benchOptions{users: *users, groups: *groups, conc: *conc, round: *round, rounds: *rounds,
-		only: *only, jsonOut: *jsonOut, dataDir: *dataDir}, stdout, stderr); err != nil {
+		only: *only, jsonOut: *jsonOut, dataDir: *dataDir, profDir: *profDir}, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "roster bench: %v\n", err)
 		return exitFailure
 	}
@@ -113,6 +115,7 @@ type benchOptions struct {
 	users, groups, conc, rounds int
 	round                       time.Duration
 	only, jsonOut, dataDir      string
+	profDir                     string
 }
 
 // benchFixture is what the preload made and the scenarios address.
@@ -167,6 +170,16 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	env := []string{"ROSTER_LOG_LEVEL=error", "ROSTER_SCIM_MAX_RESULTS=1000"}
+	profAddr := ""
+	if o.profDir != "" {
+		if err := os.MkdirAll(o.profDir, 0o755); err != nil {
+			return err
+		}
+		if profAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		env = append(env, benchProfileEnv+"="+profAddr)
+	}
 	srv, err := startChild(ctx, pinned, self, []string{"serve", "--addr", rosterAddr, "--data", dir}, env)
 	if err != nil {
 		return fmt.Errorf("start roster: %w", err)
@@ -227,9 +240,31 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stdout, "%17s first error: %s\n", "", *st)
 			firstErr.Store(nil)
 		}
+		if profAddr != "" {
+			// One more round, outside the figures above, while the
+			// server profiles itself.
+			file := filepath.Join(o.profDir, "cpu-"+s.name+".pprof")
+			done := make(chan error, 1)
+			go func() {
+				done <- fetchProfile(ctx, fmt.Sprintf("http://%s/cpu?seconds=%d", profAddr, max(1, int(o.round.Seconds()))), file)
+			}()
+			time.Sleep(50 * time.Millisecond)
+			drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+			if err := <-done; err != nil {
+				fmt.Fprintf(stderr, "roster bench: cpu profile of %s: %v\n", s.name, err)
+			}
+			firstErr.Store(nil)
+		}
 	}
 	report.PeakRSSMB = srv.peakRSSMB()
-	fmt.Fprintf(stdout, "\nroster peak RSS: %.0f MB; the baseline's req/s is also the load generator's ceiling on this machine\n", report.PeakRSSMB)
+	if profAddr != "" {
+		if err := fetchProfile(ctx, "http://"+profAddr+"/heap", filepath.Join(o.profDir, "heap.pprof")); err != nil {
+			fmt.Fprintf(stderr, "roster bench: heap profile: %v\n", err)
+		}
+		fmt.Fprintf(stdout, "\nprofiles in %s (go tool pprof %s cpu-SCENARIO.pprof)\n", o.profDir, self)
+	}
+	fmt.Fprintf(stdout, "\nroster peak RSS: %.0f MB\n", report.PeakRSSMB)
+	fmt.Fprintf(stdout, "the baseline's req/s is also the load generator's ceiling: a scenario whose ratio is near 1 measures the generator, not Roster\n")
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(report, "", "  ")
 		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
@@ -555,6 +590,54 @@ func (c *child) stop() {
 		_ = c.cmd.Process.Kill()
 		<-waited
 	}
+}
+
+// benchProfileEnv, set on the server child by `roster bench --profile`,
+// names a loopback address where the child serves its own CPU and heap
+// profiles (see init below). Nothing else sets it.
+const benchProfileEnv = "BENCH_ROSTER_PROFILE_ADDR" // not ROSTER_*: config refuses unknown ones
+
+func init() {
+	addr := os.Getenv(benchProfileEnv)
+	if addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/cpu", func(w http.ResponseWriter, r *http.Request) {
+		sec, _ := strconv.Atoi(r.URL.Query().Get("seconds"))
+		if err := pprof.StartCPUProfile(w); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		time.Sleep(time.Duration(max(sec, 1)) * time.Second)
+		pprof.StopCPUProfile()
+	})
+	mux.HandleFunc("/heap", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		_ = pprof.Lookup("heap").WriteTo(w, 0)
+	})
+	go func() { _ = http.ListenAndServe(addr, mux) }()
+}
+
+// fetchProfile saves what url answers to file.
+func fetchProfile(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
 }
 
 // baselineUser is the fixed ~600-byte SCIM User the baseline serves.
