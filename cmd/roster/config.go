@@ -90,7 +90,20 @@ type ServerConfig struct {
 	// X-Forwarded-For is believed when telling clients apart for the
 	// per-address limits.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AdminAddr is a second listener for operators only: /metrics and
+	// /debug/pprof. "" means none, and /metrics is served on Addr.
+	AdminAddr string          `yaml:"admin_addr"`
+	TLS       ServerTLSConfig `yaml:"tls"`
 }
+
+// ServerTLSConfig makes Roster terminate TLS itself on Addr.
+type ServerTLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether Addr serves HTTPS.
+func (c ServerTLSConfig) Enabled() bool { return c.CertFile != "" }
 
 // StorageConfig picks and configures the backend.
 type StorageConfig struct {
@@ -525,6 +538,9 @@ func (c *Config) Validate() error {
 		{s.ShutdownTimeout <= 0, fmt.Sprintf("server.shutdown_timeout: %s must be positive", s.ShutdownTimeout)},
 		{s.MaxBodyBytes < 1024, fmt.Sprintf("server.max_body_bytes: %d must be at least 1024", s.MaxBodyBytes)},
 		{slices.ContainsFunc(s.TrustedProxies, func(p string) bool { return !isIPOrCIDR(p) }), "server.trusted_proxies: every entry must be an IP address or a CIDR like 10.0.0.0/8"},
+		{s.AdminAddr != "" && !isHostPort(s.AdminAddr), fmt.Sprintf("server.admin_addr: %q is not HOST:PORT", s.AdminAddr)},
+		{s.AdminAddr != "" && s.AdminAddr == s.Addr && !strings.HasSuffix(s.Addr, ":0"), "server.admin_addr: must differ from server.addr (pprof never goes on the public listener)"},
+		{(s.TLS.CertFile == "") != (s.TLS.KeyFile == ""), "server.tls.cert_file, server.tls.key_file: set both or neither"},
 		{st.Driver != "sqlite" && !mongo, fmt.Sprintf("storage.driver: %q is not one of sqlite, mongodb", st.Driver)},
 		{!mongo && st.DataDir == "" && st.SQLite.Path == "", "storage.data_dir: must be set (or storage.sqlite.path)"},
 		{mongo && st.MongoDB.URI == "", "storage.mongodb.uri: required when storage.driver is mongodb"},

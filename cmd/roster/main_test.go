@@ -76,7 +76,7 @@ type runningServer struct {
 }
 
 var (
-	listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+	listeningRE = regexp.MustCompile(`listening on (https?://\S+)`)
 	tokenRE     = regexp.MustCompile(`SCIM token:\s+(rst_[A-Za-z0-9_-]{43})\n`)
 	linkRE      = regexp.MustCompile(`Admin sign-in:\s+(http://\S+/admin/bootstrap\?token=\S+)`)
 )

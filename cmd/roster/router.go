@@ -114,7 +114,11 @@ func newRouter(d routerDeps) http.Handler {
 		r.Handle(auth.InvitePath+"*", &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log})
 	})
 	r.Mount("/admin", d.portal)
-	r.Method(http.MethodGet, "/metrics", d.metrics.handler(d.log))
+	if d.cfg.Server.AdminAddr == "" {
+		// Without an admin listener, Prometheus scrapes the public one;
+		// pprof is never served here.
+		r.Method(http.MethodGet, "/metrics", d.metrics.handler(d.log))
+	}
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 	})

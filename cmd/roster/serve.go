@@ -79,6 +79,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err := ensureWritableDir(cfg.Storage.DataDir); err != nil {
 		return err
 	}
+	tlsConfig, err := serverTLS(cfg.Server.TLS)
+	if err != nil {
+		return err
+	}
 	raw, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -95,9 +99,20 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return listenError(cfg.Server.Addr, err)
 	}
 	defer ln.Close()
+	var adminLn net.Listener
+	if cfg.Server.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Server.AdminAddr); err != nil {
+			return listenError(cfg.Server.AdminAddr, err)
+		}
+		defer adminLn.Close()
+	}
 	publicURL := strings.TrimRight(cfg.Server.PublicURL, "/")
 	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
+		scheme := "http://"
+		if tlsConfig != nil {
+			scheme = "https://"
+		}
+		publicURL = scheme + ln.Addr().String()
 	}
 
 	tenant, secret, err := ensureDefaultTenant(ctx, st)
@@ -142,6 +157,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log,
 			portal: portal, reqlog: reqlog, metrics: m, clients: newClientAddr(cfg.Server.TrustedProxies),
 			draining: &draining}),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -154,8 +170,20 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL,
 		"storage", cfg.Storage.Driver, "version", rosterVersion())
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, 2)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	var adminSrv *http.Server
+	if adminLn != nil {
+		adminSrv = newAdminServer(m, log)
+		go func() { served <- adminSrv.Serve(adminLn) }()
+		log.Info("admin listener", "addr", adminLn.Addr().String(), "serves", "/metrics /debug/pprof/")
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -166,6 +194,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
+	if adminSrv != nil {
+		// Metrics until the end would be nice, but a profile in progress
+		// must not hold the shutdown up.
+		_ = adminSrv.Close()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		return fmt.Errorf("shutdown: requests still running after %s were cut off", cfg.Server.ShutdownTimeout)
