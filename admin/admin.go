@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/importer"
 	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/store"
 )
@@ -36,6 +37,12 @@ type Deps struct {
 	PublicURL string
 	// BasePath is where the portal is mounted (default "/admin").
 	BasePath string
+
+	// Imports checks the files uploaded on the Import page (nil: the page
+	// says imports are not configured on this server). The portal only
+	// submits jobs; something must run them: cmd's workers call
+	// Imports.RunPending on every node.
+	Imports *importer.Runner
 
 	// RequestLog feeds "last requests from your IdP" (nil: a private,
 	// empty one).
@@ -69,10 +76,17 @@ type server struct {
 	base     string
 	reqlog   *RequestLog
 	assets   *assets
-	log      *slog.Logger
-	now      func() time.Time
-	cop      *http.CrossOriginProtection
-	mux      *http.ServeMux
+	// imports checks uploads (nil: not configured); importSlots bounds
+	// the checks running at once on this node; importWait is how long an
+	// upload request waits for its check.
+	imports     *importer.Runner
+	importSlots chan struct{}
+	importWait  time.Duration
+	meters      meters
+	log         *slog.Logger
+	now         func() time.Time
+	cop         *http.CrossOriginProtection
+	mux         *http.ServeMux
 }
 
 // New returns the portal handler. cmd mounts it at Deps.BasePath
@@ -82,6 +96,7 @@ func New(d Deps) http.Handler {
 	s := &server{
 		st: d.Store, eng: d.Engine, boot: d.Bootstrap, reqlog: d.RequestLog, log: d.Logger, now: d.Now,
 		public: strings.TrimRight(d.PublicURL, "/"), base: strings.TrimRight(d.BasePath, "/"),
+		imports: d.Imports, importSlots: make(chan struct{}, importChecks), importWait: defaultImportWait,
 	}
 	if s.base == "" {
 		s.base = "/admin"
@@ -212,6 +227,13 @@ func (s *server) routes() {
 	t("POST /t/{tenant}/devices/license", s.deviceLicense)
 	t("GET /t/{tenant}/devices/move", s.movePage)
 	t("POST /t/{tenant}/devices/move", s.moveSeat)
+
+	t("GET /t/{tenant}/import", s.importPage)
+	t("POST /t/{tenant}/import", s.importUpload)
+	t("GET /t/{tenant}/import/template.xlsx", s.importTemplate(importer.FormatXLSX))
+	t("GET /t/{tenant}/import/template.csv", s.importTemplate(importer.FormatCSV))
+	t("GET /t/{tenant}/import/{job}", s.importJobPage)
+	t("GET /t/{tenant}/import/{job}/result", s.importResult)
 
 	t("GET /t/{tenant}/tokens", s.tokensPage)
 	t("POST /t/{tenant}/tokens", s.tokenCreate)
@@ -402,7 +424,7 @@ func (s *server) switchTenant(c *rc) error {
 
 func validSection(p string) bool {
 	switch p {
-	case "users", "groups", "licenses", "devices", "tokens", "connect", "audit", "settings":
+	case "users", "groups", "licenses", "devices", "import", "tokens", "connect", "audit", "settings":
 		return true
 	}
 	return false

@@ -66,6 +66,9 @@ var actionLabels = map[string]string{
 	"seat-request.reject":    "Rejected seat request",
 	"product.create":         "Created product",
 	"product.update":         "Changed product",
+	"import.submit":          "Uploaded import file",
+	"import.done":            "Finished import",
+	actionImportRefused:      "Refused import file",
 }
 
 func auditRows(evs []*store.AuditEvent) []auditRow {

@@ -154,6 +154,7 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d %s", n, many)
 	},
 	"add":  func(a, b int) int { return a + b },
+	"num":  grouped,
 	"bar":  usageBar,
 	"join": strings.Join,
 	"has": func(list []string, s string) bool {
@@ -183,7 +184,10 @@ type page struct {
 	Pending int
 	// Bare pages (sign-in, errors before sign-in) have no menu.
 	Bare bool
-	Data any
+	// Refresh, when set, reloads the page after this many seconds (a
+	// running import's progress, without JavaScript).
+	Refresh int
+	Data    any
 }
 
 // T is the URL of a page of the tenant in scope.
