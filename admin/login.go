@@ -81,7 +81,8 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := s.roles.Resolve(r.Context(), id)
 	if errors.Is(err, auth.ErrNotAdmin) || errors.Is(err, auth.ErrTenantSuspended) {
-		s.log.InfoContext(r.Context(), "admin: sign-in refused", "subject", id.Subject, "email", id.Email, "reason", err)
+		s.log.InfoContext(r.Context(), "admin: sign-in refused", "subject", id.Subject, "email", id.Email,
+			"email_verified", id.EmailVerified, "external_id", id.ExternalID, "reason", err)
 		s.refused(w, r, err, id.Email)
 		return
 	}

@@ -58,6 +58,21 @@ var opMu sync.Mutex // the example provider's constructor sets package state
 
 func newOIDCEnv(t *testing.T) *oidcEnv {
 	t.Helper()
+	return newOIDCEnvWith(t, oidcSetup{})
+}
+
+// oidcSetup varies the provider and the portal's OIDC configuration.
+type oidcSetup struct {
+	// users are added to the provider's directory.
+	users opUsers
+	// storage wraps the provider's storage (to change its tokens).
+	storage func(*opstorage.Storage) exampleop.Storage
+	// config changes the portal's OIDC configuration.
+	config func(*auth.OIDCConfig)
+}
+
+func newOIDCEnvWith(t *testing.T, setup oidcSetup) *oidcEnv {
+	t.Helper()
 	opSrv := httptest.NewUnstartedServer(nil)
 	portal := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + opSrv.Listener.Addr().String() + "/"
@@ -70,11 +85,17 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 		"nobody":   opUser("nobody", "nobody@acme.test", true),
 		"mallory":  opUser("mallory", "alice@acme.test", false), // claims Alice's address, unverified
 	}
+	for k, u := range setup.users {
+		users[k] = u
+	}
 	clients := map[string]*opstorage.Client{
 		"roster": opstorage.WebClient("roster", "roster-secret", portalURL+"/admin/oidc/callback"),
 	}
 	opMu.Lock()
-	opStore := opstorage.NewStorageWithClients(users, clients)
+	var opStore exampleop.Storage = opstorage.NewStorageWithClients(users, clients)
+	if setup.storage != nil {
+		opStore = setup.storage(opStore.(*opstorage.Storage))
+	}
 	opSrv.Config.Handler = exampleop.SetupServer(issuer, opStore, nil, false, op.WithAllowInsecure())
 	opMu.Unlock()
 	opSrv.Start()
@@ -87,6 +108,9 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 	t.Cleanup(func() { st.Close() })
 	cfg := auth.OIDCConfig{Issuer: issuer, ClientID: "roster", ClientSecret: "roster-secret", RedirectURL: portalURL + "/admin/oidc/callback",
 		Scopes: []string{"openid", "email", "profile"}, OperatorEmails: []string{"op@roster.example.com"}}
+	if setup.config != nil {
+		setup.config(&cfg)
+	}
 	e := newEnvOn(t, st, func(d *Deps) {
 		d.OIDC = cfg
 		d.PublicURL = portalURL

@@ -6,7 +6,12 @@
 //     creates one.
 //   - Admins sign in to the portal through OIDC (OIDC, with PKCE, state
 //     and nonce); Roles turns the identity into an operator or a tenant
-//     admin, and ServerSessions keeps the session in the store.
+//     admin, and ServerSessions keeps the session in the store. A tenant
+//     admin is a user of the tenant with accountAdmin, found by verified
+//     e-mail or by externalId: the subject, or the ID token claim
+//     OIDCConfig.ExternalIDClaim names ("oid" for Microsoft Entra ID,
+//     whose tokens carry neither a verified e-mail nor a subject that
+//     SCIM knows).
 //   - While no OIDC provider is configured, `roster serve` prints a
 //     one-time link (Bootstrap) that signs the platform operator in.
 //   - Users' passwords (SCIM password, device sign-in) are argon2id hashes.

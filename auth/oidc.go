@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -36,6 +37,18 @@ type OIDCConfig struct {
 	OperatorEmails      []string
 	OperatorGroupsClaim string
 	OperatorGroups      []string
+	// ExternalIDClaim, when set, names the ID token claim that identifies
+	// a tenant admin by the user's externalId (what the identity provider
+	// sent over SCIM), in place of the subject. Set it to "oid" for
+	// Microsoft Entra ID: Entra's "sub" is pairwise (different for every
+	// application) while SCIM provisioning sends the user's object ID as
+	// externalId (attribute mapping objectId → externalId), and its ID
+	// tokens carry no email_verified, so without it no Entra user is ever
+	// recognised as a tenant admin. The claim must be in the ID token
+	// itself (Entra's "oid" is, with the profile scope); a token without
+	// it matches by verified e-mail only. Register the application as
+	// single-tenant, so only your own directory's users reach the check.
+	ExternalIDClaim string
 	// PostLogoutRedirectURL, when set, is sent with RP-initiated logout
 	// and must be registered at the provider; empty leaves the browser on
 	// the provider's own "signed out" page.
@@ -108,7 +121,10 @@ func (e *LoginError) Unwrap() error { return e.Kind }
 
 // Identity is who the provider says signed in.
 type Identity struct {
-	Subject       string
+	Subject string
+	// ExternalID is the value of OIDCConfig.ExternalIDClaim in the ID
+	// token ("" when not configured or absent).
+	ExternalID    string
 	Email         string
 	EmailVerified bool
 	Name          string
@@ -294,7 +310,7 @@ func (o *OIDC) FinishLogin(w http.ResponseWriter, r *http.Request) (*Identity, s
 	if err := idt.Claims(&claims); err != nil {
 		return nil, "", &LoginError{Kind: ErrIDToken, Cause: err}
 	}
-	id := &Identity{Subject: idt.Subject, IDToken: rawID}
+	id := &Identity{Subject: idt.Subject, IDToken: rawID, ExternalID: o.cfg.ExternalIDOf(rawID)}
 	o.fill(id, claims)
 	if id.Email == "" && p.UserInfoEndpoint() != "" {
 		// Providers may keep profile claims out of the ID token when an
@@ -343,6 +359,39 @@ func (o *OIDC) fill(id *Identity, claims map[string]any) {
 	if o.cfg.OperatorGroupsClaim != "" {
 		id.Groups = claimStrings(claims[o.cfg.OperatorGroupsClaim])
 	}
+}
+
+// ExternalIDOf returns the value of ExternalIDClaim in a raw ID token, or
+// "" when the claim is not configured or not there. It does not verify
+// the token: give it only a token that was verified when the person
+// signed in (Identity.IDToken, store.Session.IDToken). Reading the claim
+// back from the session's token is how a session is rechecked without a
+// field of its own for it.
+func (c OIDCConfig) ExternalIDOf(rawIDToken string) string {
+	if c.ExternalIDClaim == "" {
+		return ""
+	}
+	parts := strings.Split(rawIDToken, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return ""
+	}
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber() // a numeric id stays exact
+	var claims map[string]any
+	if err := d.Decode(&claims); err != nil {
+		return ""
+	}
+	switch v := claims[c.ExternalIDClaim].(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case json.Number:
+		return v.String()
+	}
+	return ""
 }
 
 // claimBool reads a boolean claim; some providers send "true" as a string.

@@ -177,9 +177,10 @@ var (
 //
 // Operators come from the configuration. Tenant admins are users of a
 // tenant with accountAdmin set, found by their verified e-mail (as
-// userName or e-mail address) or by the provider subject as the user's
-// externalId. An unverified e-mail never matches: anyone can put any
-// address in a self-service account at many providers.
+// userName or e-mail address) or by their externalId: the provider
+// subject, or the claim OIDCConfig.ExternalIDClaim names (Entra ID's
+// "oid"). An unverified e-mail never matches: anyone can put any address
+// in a self-service account at many providers.
 type Roles struct {
 	Config OIDCConfig
 	Store  AdminLookup
@@ -204,8 +205,12 @@ func (r *Roles) Resolve(ctx context.Context, id *Identity) (*store.Session, erro
 	tenants = slices.Clone(tenants)
 	slices.SortFunc(tenants, func(a, b *store.Tenant) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	suspended := false
+	externalID := id.Subject
+	if r.Config.ExternalIDClaim != "" {
+		externalID = id.ExternalID
+	}
 	for _, t := range tenants {
-		u, err := r.findAdmin(ctx, t.ID, s.Subject, s.Email)
+		u, err := r.findAdmin(ctx, t.ID, externalID, s.Email)
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +251,7 @@ func (r *Roles) Recheck(ctx context.Context, s *store.Session) error {
 	if t.Suspended {
 		return ErrTenantSuspended
 	}
-	u, err := r.findAdmin(ctx, t.ID, s.Subject, s.Email)
+	u, err := r.findAdmin(ctx, t.ID, r.externalID(s), s.Email)
 	if err != nil {
 		return err
 	}
@@ -256,9 +261,18 @@ func (r *Roles) Recheck(ctx context.Context, s *store.Session) error {
 	return nil
 }
 
+// externalID is what a session's person is matched by as externalId: the
+// subject, or the configured claim of the ID token they signed in with.
+func (r *Roles) externalID(s *store.Session) string {
+	if r.Config.ExternalIDClaim != "" {
+		return r.Config.ExternalIDOf(s.IDToken)
+	}
+	return s.Subject
+}
+
 // findAdmin returns the active account admin of tenantID matching the
-// verified e-mail or the subject, or nil.
-func (r *Roles) findAdmin(ctx context.Context, tenantID, subject, verifiedEmail string) (*store.User, error) {
+// verified e-mail or the external id, or nil.
+func (r *Roles) findAdmin(ctx context.Context, tenantID, externalID, verifiedEmail string) (*store.User, error) {
 	ok := func(u *store.User) bool { return u != nil && u.Active && u.AccountAdmin }
 	if verifiedEmail != "" {
 		u, err := r.Store.GetUserByUserName(ctx, tenantID, verifiedEmail)
@@ -272,8 +286,8 @@ func (r *Roles) findAdmin(ctx context.Context, tenantID, subject, verifiedEmail 
 			return u, err
 		}
 	}
-	if subject != "" {
-		if u, err := r.first(ctx, tenantID, store.AttrPath{Name: "externalId"}, subject); err != nil || ok(u) {
+	if externalID != "" {
+		if u, err := r.first(ctx, tenantID, store.AttrPath{Name: "externalId"}, externalID); err != nil || ok(u) {
 			return u, err
 		}
 	}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -274,6 +276,87 @@ func TestRolesResolve(t *testing.T) {
 	l.tenants[0].Suspended = true // Beta
 	if err := r.Recheck(ctx, s); !errors.Is(err, ErrTenantSuspended) {
 		t.Errorf("Recheck of a suspended tenant: %v", err)
+	}
+}
+
+// unsignedJWT is an ID token's shape with claims; ExternalIDOf reads
+// tokens verified earlier, so the signature does not matter here.
+func unsignedJWT(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(b) + ".c2ln"
+}
+
+func TestExternalIDOf(t *testing.T) {
+	c := OIDCConfig{ExternalIDClaim: "oid"}
+	tests := []struct {
+		name  string
+		token string
+		want  string
+	}{
+		{"string", unsignedJWT(t, map[string]any{"sub": "pairwise", "oid": " 5f0c2b71-8a3e "}), "5f0c2b71-8a3e"},
+		{"number stays exact", unsignedJWT(t, map[string]any{"oid": json.Number("12345678901234567890")}), "12345678901234567890"},
+		{"absent", unsignedJWT(t, map[string]any{"sub": "x"}), ""},
+		{"not a string", unsignedJWT(t, map[string]any{"oid": []string{"a"}}), ""},
+		{"padded payload", strings.Replace(unsignedJWT(t, map[string]any{"oid": "ab"}), ".c2ln", "=.c2ln", 1), "ab"},
+		{"not a JWT", "abc", ""},
+		{"bad payload", "a.!!!.c", ""},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		if got := c.ExternalIDOf(tt.token); got != tt.want {
+			t.Errorf("%s: ExternalIDOf(%q) = %q, want %q", tt.name, tt.token, got, tt.want)
+		}
+	}
+	if got := (OIDCConfig{}).ExternalIDOf(tests[0].token); got != "" {
+		t.Errorf("without ExternalIDClaim: %q, want nothing", got)
+	}
+}
+
+// TestRolesExternalIDClaim is Microsoft Entra ID's case: "sub" is
+// pairwise, e-mail unverified, and the object ID ("oid") is what SCIM
+// stored as the user's externalId.
+func TestRolesExternalIDClaim(t *testing.T) {
+	ctx := context.Background()
+	const oid = "5f0c2b71-8a3e-4c1d-9a77-2b1e0f6d4c11"
+	l := &lookup{
+		tenants: []*store.Tenant{{ID: "a", Name: "Alpha"}},
+		users: []*store.User{
+			{TenantID: "a", UserName: "gil@alpha.test", ExternalID: oid, Active: true, AccountAdmin: true},
+			{TenantID: "a", UserName: "sub-as-id", ExternalID: "pairwise-sub", Active: true, AccountAdmin: true},
+		},
+	}
+	entra := func(claims map[string]any) *Identity {
+		tok := unsignedJWT(t, claims)
+		return &Identity{Subject: "pairwise-sub", Email: "gil@alpha.test", IDToken: tok, ExternalID: OIDCConfig{ExternalIDClaim: "oid"}.ExternalIDOf(tok)}
+	}
+	withOID := &Roles{Config: OIDCConfig{ExternalIDClaim: "oid"}, Store: l}
+
+	s, err := withOID.Resolve(ctx, entra(map[string]any{"sub": "pairwise-sub", "oid": oid}))
+	if err != nil || s.Role != store.RoleTenantAdmin || s.TenantID != "a" || s.Email != "" {
+		t.Fatalf("Resolve by oid: %+v %v", s, err)
+	}
+	if err := withOID.Recheck(ctx, s); err != nil {
+		t.Errorf("Recheck by the oid in the session's ID token: %v", err)
+	}
+	l.users[0].AccountAdmin = false
+	if err := withOID.Recheck(ctx, s); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("Recheck after losing rights: %v", err)
+	}
+	l.users[0].AccountAdmin = true
+	// With the claim configured, the subject is no longer an externalId,
+	// and a token without the claim matches nobody.
+	if _, err := withOID.Resolve(ctx, entra(map[string]any{"sub": "pairwise-sub"})); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("token without oid: %v, want ErrNotAdmin", err)
+	}
+	// Without the option the same person is refused: that was the bug.
+	plain := &Roles{Store: l}
+	l.users[1].AccountAdmin = false
+	if _, err := plain.Resolve(ctx, entra(map[string]any{"sub": "pairwise-sub", "oid": oid})); !errors.Is(err, ErrNotAdmin) {
+		t.Errorf("without ExternalIDClaim: %v, want ErrNotAdmin", err)
 	}
 }
 
