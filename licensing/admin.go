@@ -235,8 +235,9 @@ func (e *Engine) RemoveRule(ctx context.Context, tenantID, ruleID string, actor 
 }
 
 // Reprocess recomputes a whole tenant: recounts every pool (returning seats
-// a crash leaked), converges every user, and fills freed seats from the
-// waiting lists. It returns how many pool counters it had to correct.
+// a crash leaked), converges every user whose seats differ from what the
+// rules say, and fills freed seats from the waiting lists. It returns how
+// many pool counters it had to correct.
 func (e *Engine) Reprocess(ctx context.Context, tenantID string, actor Actor) (int, error) {
 	pools, err := e.st.ListPools(ctx, tenantID)
 	if err != nil {
@@ -250,20 +251,14 @@ func (e *Engine) Reprocess(ctx context.Context, tenantID string, actor Actor) (i
 		}
 		fixed += n
 	}
+	users, err := e.usersToSync(ctx, tenantID)
+	if err != nil {
+		return fixed, err
+	}
 	var errs []error
-	const page = 500
-	for offset := 0; ; offset += page {
-		res, err := e.st.ListUsers(ctx, tenantID, store.Query{Offset: offset, Limit: page})
-		if err != nil {
-			return fixed, err
-		}
-		for _, u := range res.Users {
-			if err := e.SyncUser(ctx, tenantID, u.ID, actor); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(res.Users) < page {
-			break
+	for _, id := range users {
+		if err := e.SyncUser(ctx, tenantID, id, actor); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for _, p := range pools {
@@ -272,4 +267,84 @@ func (e *Engine) Reprocess(ctx context.Context, tenantID string, actor Actor) (i
 		}
 	}
 	return fixed, errors.Join(errs...)
+}
+
+// usersToSync finds, in bulk, the users whose assignments may differ from
+// what rules and active flags say: members of licensed groups missing a
+// group source, holders of a group source they no longer qualify for,
+// inactive users holding a seat and active users whose seat is
+// suspended. Everyone else is already converged, so a tenant of 100,000
+// users costs a handful of list queries rather than one sync per user.
+func (e *Engine) usersToSync(ctx context.Context, tenantID string) ([]string, error) {
+	rules, err := e.st.ListRules(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]map[string]bool{} // user -> "pool|source"
+	for _, r := range rules {
+		members, err := e.usersUnder(ctx, tenantID, []string{r.GroupID})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range members {
+			if want[u] == nil {
+				want[u] = map[string]bool{}
+			}
+			want[u][r.PoolID+"|"+store.GroupSource(r.GroupID)] = true
+		}
+	}
+	inactive := map[string]bool{}
+	const page = 1000
+	off := store.Compare{Attr: store.AttrPath{Name: "active"}, Op: store.OpEq, Value: false}
+	for offset := 0; ; offset += page {
+		res, err := e.st.ListUsers(ctx, tenantID, store.Query{Filter: off, Offset: offset, Limit: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range res.Users {
+			inactive[u.ID] = true
+		}
+		if len(res.Users) < page {
+			break
+		}
+	}
+	have, err := e.st.ListAssignments(ctx, tenantID, store.AssignmentQuery{})
+	if err != nil {
+		return nil, err
+	}
+	need := map[string]bool{}
+	held := map[string]map[string]bool{}
+	for _, a := range have {
+		if held[a.UserID] == nil {
+			held[a.UserID] = map[string]bool{}
+		}
+		for _, src := range a.Sources {
+			held[a.UserID][a.PoolID+"|"+src] = true
+			if strings.HasPrefix(src, "group:") && !want[a.UserID][a.PoolID+"|"+src] {
+				need[a.UserID] = true // lost the group
+			}
+		}
+		switch {
+		case inactive[a.UserID] && a.State == store.AssignActive:
+			need[a.UserID] = true
+		case !inactive[a.UserID] && a.State == store.AssignSuspended:
+			need[a.UserID] = true
+		}
+	}
+	for u, srcs := range want {
+		if inactive[u] {
+			continue
+		}
+		for src := range srcs {
+			if !held[u][src] {
+				need[u] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(need))
+	for u := range need {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out, nil
 }

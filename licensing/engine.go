@@ -270,28 +270,40 @@ func (e *Engine) groupMatters(ctx context.Context, tenantID, groupID string) (bo
 }
 
 // usersUnder expands member ids to user ids, walking into member groups.
+// The ids given may be users or groups; below them the membership records
+// say which is which, so a large group costs one query per page.
 func (e *Engine) usersUnder(ctx context.Context, tenantID string, memberIDs []string) ([]string, error) {
 	var users []string
-	seenGroups := map[string]bool{}
-	seenUsers := map[string]bool{}
-	frontier := memberIDs
+	seen := map[string]bool{}
+	type item struct {
+		id   string
+		kind string // store.MemberUser, store.MemberGroup or "" (unknown)
+	}
+	frontier := make([]item, len(memberIDs))
+	for i, id := range memberIDs {
+		frontier[i] = item{id: id}
+	}
 	for depth := 0; len(frontier) > 0 && depth < maxNesting; depth++ {
-		var next []string
-		for _, id := range frontier {
-			if seenUsers[id] || seenGroups[id] {
+		var next []item
+		for _, it := range frontier {
+			if seen[it.id] {
 				continue
 			}
-			if _, err := e.st.GetUser(ctx, tenantID, id); err == nil {
-				seenUsers[id] = true
-				users = append(users, id)
-				continue
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return nil, err
+			seen[it.id] = true
+			if it.kind == "" {
+				if _, err := e.st.GetUser(ctx, tenantID, it.id); err == nil {
+					it.kind = store.MemberUser
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				}
 			}
-			seenGroups[id] = true
+			if it.kind == store.MemberUser {
+				users = append(users, it.id)
+				continue
+			}
 			after := ""
 			for {
-				page, err := e.st.ListMembers(ctx, tenantID, id, after, 1000)
+				page, err := e.st.ListMembers(ctx, tenantID, it.id, after, 1000)
 				if err != nil {
 					if errors.Is(err, store.ErrNotFound) {
 						break
@@ -299,7 +311,11 @@ func (e *Engine) usersUnder(ctx context.Context, tenantID string, memberIDs []st
 					return nil, err
 				}
 				for _, m := range page {
-					next = append(next, m.MemberID)
+					kind := m.Type
+					if kind != store.MemberGroup {
+						kind = store.MemberUser
+					}
+					next = append(next, item{id: m.MemberID, kind: kind})
 				}
 				if len(page) < 1000 {
 					break

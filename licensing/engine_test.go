@@ -332,3 +332,46 @@ func TestConcurrentJoinsAcrossNodes(t *testing.T) {
 		t.Errorf("active=%d waiting=%d assigned=%d, want 10, 30, 10", active, waiting, assigned)
 	}
 }
+
+// TestReprocessConvergesMissedChanges: changes written to the store
+// without telling the engine (a node that died before converging) are
+// converged by a reprocess, and a converged tenant is left alone.
+func TestReprocessConvergesMissedChanges(t *testing.T) {
+	f := newFixture(t, 2, store.PolicyDeny)
+	parent, child := f.group("all"), f.group("team")
+	_, err := f.eng.AddRule(f.ctx, f.tenant, parent.ID, f.pool.ID, licensing.System)
+	must(t, err)
+	a, b, c := f.user("a@x.io"), f.user("b@x.io"), f.user("c@x.io")
+	// Straight to the store: no GroupChanged, no SyncUser.
+	_, err = f.st.AddMembers(f.ctx, f.tenant, parent.ID, 0, []store.Member{{MemberID: a.ID}, {MemberID: child.ID}})
+	must(t, err)
+	_, err = f.st.AddMembers(f.ctx, f.tenant, child.ID, 0, []store.Member{{MemberID: b.ID}})
+	must(t, err)
+	if _, err := f.eng.Reprocess(f.ctx, f.tenant, licensing.System); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.state(a) + "," + f.state(b) + "," + f.state(c); got != "active,active," {
+		t.Fatalf("after reprocess: %s, want active,active,", got)
+	}
+	cur, _ := f.st.GetUser(f.ctx, f.tenant, a.ID)
+	cur.Active = false
+	must(t, f.st.UpdateUser(f.ctx, cur))
+	_, err = f.st.RemoveMembers(f.ctx, f.tenant, child.ID, 0, []string{b.ID})
+	must(t, err)
+	_, err = f.st.AddMembers(f.ctx, f.tenant, child.ID, 0, []store.Member{{MemberID: c.ID}})
+	must(t, err)
+	if _, err := f.eng.Reprocess(f.ctx, f.tenant, licensing.System); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.state(a) + "," + f.state(b) + "," + f.state(c); got != "suspended,,active" {
+		t.Errorf("after the second reprocess: %s, want suspended,,active", got)
+	}
+	before, _ := f.st.ListAudit(f.ctx, f.tenant, store.AuditQuery{Limit: 1000})
+	if _, err := f.eng.Reprocess(f.ctx, f.tenant, licensing.System); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.st.ListAudit(f.ctx, f.tenant, store.AuditQuery{Limit: 1000})
+	if len(after) != len(before) {
+		t.Errorf("a reprocess of a converged tenant changed something: %d audit events, was %d", len(after), len(before))
+	}
+}
