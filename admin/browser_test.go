@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/roster-scim/roster/importer"
 	"github.com/roster-scim/roster/store"
 )
 
@@ -239,6 +240,74 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("token after revoke: %q", s)
 	}
 	shot("tokens")
+
+	// Import: upload a small CSV, watch its page reach done, download
+	// the result file. Jobs are run by a RunPending loop, as cmd's
+	// workers do on every node.
+	o.srv.imports = &importer.Runner{Store: o.st, Engine: o.eng, HashPassword: func(pw string) (string, error) { return "h:" + pw, nil }}
+	stopRunner := make(chan struct{})
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		for {
+			select {
+			case <-stopRunner:
+				return
+			case <-time.After(300 * time.Millisecond):
+				_, _ = o.srv.imports.RunPending(o.ctx)
+			}
+		}
+	}()
+	stop := func() {
+		if stopRunner != nil {
+			close(stopRunner)
+			<-runnerDone
+			stopRunner = nil
+		}
+	}
+	defer stop()
+	csvPath := filepath.Join(t.TempDir(), "new-starters.csv")
+	must(t, os.WriteFile(csvPath, []byte("First Name;Last Name;Login;Email Address;Mobile Phone;Groups;Shoe size\n"+
+		"Hedy;Lamarr;hedy@acme.test;hedy@acme.test;+1 202 555 0101;Field team;38\n"+
+		"Alan;Kay;alan@acme.test;alan@acme.test;;;44\n"+
+		"Bad;Row;not-an-email;bad@acme.test;12;;40\n"), 0o600))
+	run("import page", chromedp.Navigate(base+"/import"), chromedp.WaitVisible(chromedp.CSS(`#file`)))
+	run("upload", chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{csvPath}), chromedp.Click(chromedp.CSS(`#mode-valid`)),
+		chromedp.Click(chromedp.CSS(`form.upload button.primary`)), chromedp.WaitVisible(chromedp.CSS(`[data-import-state]`)))
+	run("import done", chromedp.WaitVisible(chromedp.CSS(`[data-import-state="done"]`)))
+	if d, f := text(`[data-stat="done"]`), text(`[data-stat="failed"]`); d != "2" || f != "1" {
+		t.Errorf("import job page: imported %s, with errors %s; want 2 and 1", d, f)
+	}
+	if w := text(`ul.warnings`); !strings.Contains(w, "Shoe size") {
+		t.Errorf("warnings: %q, want the unknown column named", w)
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector('a[href$="/result"]').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	must(t, err)
+	if !strings.Contains(res, "Errors") || !strings.Contains(res, "not-an-email") {
+		t.Errorf("result file:\n%s", res)
+	}
+	if _, err := o.st.GetUserByUserName(o.ctx, o.acme.ID, "hedy@acme.test"); err != nil {
+		t.Errorf("Hedy was not imported: %v", err)
+	}
+	shot("import-job")
+	run("import list", chromedp.Navigate(base+"/import"), chromedp.WaitVisible(chromedp.CSS(`#recent`)))
+	shot("import")
+	stop()
+	// A big import in progress, for its screenshot: two looks 8 s apart
+	// give the rate and the time left.
+	big := &store.ImportJob{TenantID: o.acme.ID, FileName: "all-staff-2026.xlsx", Format: "xlsx", Mode: store.ImportAllOrNothing, State: store.JobRunning, CreatedBy: "admin:x"}
+	must(t, o.st.CreateImportJob(o.ctx, big))
+	big.Total, big.Done, big.Failed = 12000, 4200, 0
+	must(t, o.st.UpdateImportJob(o.ctx, big))
+	run("running import", chromedp.Navigate(base+"/import/"+big.ID), chromedp.WaitVisible(chromedp.CSS(`progress.import`)))
+	o.clock.Add(8 * time.Second)
+	big.Done, big.Failed = 6588, 12
+	must(t, o.st.UpdateImportJob(o.ctx, big))
+	run("running import again", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-stat="rate"]`)))
+	if r := text(`[data-stat="rate"]`); r != "300 rows/s" {
+		t.Errorf("rate: %q", r)
+	}
+	shot("import-running")
 
 	// The other main pages.
 	for _, p := range []struct{ name, path, wait string }{

@@ -123,6 +123,10 @@ type importJobData struct {
 	Left      string
 	ModeLabel string
 	Warnings  []string
+	// ErrorText is the job-level error as a sentence; ErrorClass is
+	// "warn" when some rows were imported, "error" when none were.
+	ErrorText  string
+	ErrorClass string
 	// ResultURL is the result file in the uploaded format; AltURL the
 	// other format.
 	ResultURL string
@@ -568,6 +572,12 @@ func (s *server) importJobPage(c *rc) error {
 		ModeLabel: modeLabel(j.Mode), ImportURL: c.T("import"), UsersURL: c.T("users")}
 	if j.Total > 0 {
 		d.Percent = min(100, d.Processed*100/j.Total)
+	}
+	if j.Error != "" {
+		d.ErrorText, d.ErrorClass = sentence(j.Error), "error"
+		if j.Done > 0 {
+			d.ErrorClass = "warn"
+		}
 	}
 	rate, left := s.meters.observe(j, s.now())
 	if rate > 0 {

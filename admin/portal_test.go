@@ -55,7 +55,7 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	// No inline script or style anywhere in a page (the CSP would block it).
-	for _, path := range []string{"/admin/t/" + e.acme.ID + "/users", "/admin/t/" + e.acme.ID + "/licenses", "/admin/t/" + e.acme.ID + "/connect"} {
+	for _, path := range []string{"/admin/t/" + e.acme.ID + "/users", "/admin/t/" + e.acme.ID + "/licenses", "/admin/t/" + e.acme.ID + "/connect", "/admin/t/" + e.acme.ID + "/import"} {
 		body := e.get(op, path).Body.String()
 		for _, bad := range []string{"<script>", " style=", "<style", "onclick=", "javascript:"} {
 			if strings.Contains(body, bad) {

@@ -91,7 +91,7 @@ func sampleData(now time.Time) map[string][]any {
 			&importJobData{Job: &store.ImportJob{ID: "j", FileName: "users.xlsx", State: store.JobRunning, Total: 12000, Done: 1100, Failed: 100, CreatedAt: now}, Status: "Importing", StatusClass: "info",
 				Running: true, Processed: 1200, Percent: 10, Rate: "450 rows/s", Left: "about 24 seconds", Phase: "Users are being created", Warnings: []string{"Columns not imported: \"Shoe size\"."}, ImportURL: "/i"},
 			&importJobData{Job: &store.ImportJob{ID: "j", FileName: "users.csv", Format: "csv", State: store.JobDone, Total: 3, Failed: 1, Error: "1 row of 3 has errors, so nothing was imported.", CreatedAt: now, FinishedAt: now},
-				Status: "Not imported", StatusClass: "danger", Finished: true, Processed: 1, ResultURL: "/r", AltURL: "/r?format=xlsx", AltLabel: "Excel workbook", ImportURL: "/i", UsersURL: "/u"},
+				Status: "Not imported", StatusClass: "danger", Finished: true, Processed: 1, ErrorText: "1 row of 3 has errors.", ErrorClass: "error", ResultURL: "/r", AltURL: "/r?format=xlsx", AltLabel: "Excel workbook", ImportURL: "/i", UsersURL: "/u"},
 			&importJobData{Job: &store.ImportJob{ID: "j", State: store.JobFailed, Error: "the file has a header row but no users under it"}, Status: "Failed", StatusClass: "danger", Finished: true}},
 		"op_tenants":  {&opTenantsData{CreateURL: "/c", NewName: "x", Error: "taken", Rows: []opTenantRow{{T: tenant, Users: 3, Pools: 1, UpdateURL: "/u", PoolsURL: "/p", UsersURL: "/us"}, {T: &store.Tenant{ID: "t2", Name: "Frozen", Suspended: true}}}}},
 		"op_pools":    {&opPoolsData{Tenant: tenant, CreateURL: "/c", Error: "bad", Form: poolForm{Product: "p", Total: "5", Policy: "deny"}, Products: []productOption{{ID: "p", Name: "Scanner"}}, Pools: []opPoolRow{{P: &store.Pool{ID: "p1", Total: 5, Assigned: 2, Overage: 1, EndsAt: now, Policy: "allow-over", AutoAssign: true}, Product: "Counter Pro", UpdateURL: "/u"}, {P: &store.Pool{ID: "p2"}, Product: "Old", Ended: true}}}, &opPoolsData{Tenant: tenant}},
@@ -279,12 +279,13 @@ func TestNoInternalErrorText(t *testing.T) {
 		{"GET", tp + "/users", nil}, {"GET", tp + "/users/" + u.ID, nil}, {"GET", tp + "/users/new", nil}, {"GET", tp + "/users/" + u.ID + "/edit", nil},
 		{"GET", tp + "/groups", nil}, {"GET", tp + "/licenses", nil}, {"GET", tp + "/devices", nil}, {"GET", tp + "/tokens", nil},
 		{"GET", tp + "/connect", nil}, {"GET", tp + "/audit", nil}, {"GET", "/admin/op/tenants", nil}, {"GET", "/admin/op/products", nil},
-		{"GET", "/admin/op/requests", nil},
+		{"GET", "/admin/op/requests", nil}, {"GET", tp + "/import", nil},
 		{"POST", tp + "/users", url.Values{"firstName": {"A"}, "lastName": {"B"}, "userName": {"new@acme.test"}}},
 		{"POST", tp + "/tokens", url.Values{"name": {"x"}}},
 		{"POST", tp + "/settings", url.Values{"name": {"Acme 2"}}},
 		{"POST", tp + "/users/" + u.ID + "/seats", url.Values{"pool": {e.poolA.ID}, "action": {"assign"}}},
 		{"POST", tp + "/reprocess", url.Values{}},
+		{"POST", tp + "/import", url.Values{"mode": {"valid-rows"}}},
 	}
 	for _, r := range reqs {
 		var rec *httptest.ResponseRecorder

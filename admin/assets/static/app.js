@@ -1,6 +1,7 @@
 // Roster admin portal: small enhancements only. Every page works without
 // this file; it adds copy buttons, "tick all", the tenant menu that
-// switches on choice, and the live table of IdP requests.
+// switches on choice, the live table of IdP requests, and keeps the
+// current menu entry in view on a phone.
 (function () {
   "use strict";
 
@@ -33,6 +34,18 @@
     var auto = ev.target.closest("[data-autosubmit]");
     if (auto && auto.value) auto.form.submit();
   });
+
+  // On a phone the menu is a strip that scrolls sideways: bring the
+  // current page's entry into view.
+  var nav = document.querySelector(".sidenav");
+  var cur = nav && nav.querySelector('[aria-current="page"]');
+  var showCurrent = function () {
+    if (cur && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft += cur.getBoundingClientRect().left - nav.getBoundingClientRect().left - (nav.clientWidth - cur.offsetWidth) / 2;
+    }
+  };
+  showCurrent();
+  window.addEventListener("resize", showCurrent);
 
   // Live "last requests from your IdP": refetch the rows every 5 seconds
   // while the page is visible.
