@@ -1,8 +1,8 @@
 // Package admin is Roster's admin portal: the pages an enterprise admin
-// uses to run their account (users, groups, licenses, devices, SCIM
-// tokens, the IdP connection, the audit log, settings) and the pages a
-// platform operator uses to run every account (tenants, products, seat
-// pools, seat requests).
+// uses to run their account (users, groups, licenses, devices, bulk
+// import, SCIM tokens, the IdP connection, the audit log, settings) and
+// the pages a platform operator uses to run every account (tenants,
+// products, seat pools, seat requests).
 //
 // It is a browser world (STYLE.md, "Browser routes and API routes are
 // different worlds"): sign-in through OIDC (auth.OIDC) or, while OIDC is
@@ -13,7 +13,9 @@
 // before a byte is written, so a template failure is a clean 500; they
 // work without JavaScript, which only adds conveniences (copy buttons,
 // "tick all", the account menu switching on choice) and refreshes the live
-// "last requests from your IdP" table.
+// "last requests from your IdP" table. A running import's page reloads
+// itself with a <meta http-equiv="refresh">, so its progress shows without
+// JavaScript too.
 //
 // Every change to seats goes through licensing.Engine, so a seat moved in
 // the portal obeys the same rules, audit and e-mails as one moved by SCIM
@@ -24,5 +26,7 @@
 // New returns the handler; cmd mounts it at /admin. RequestLog is the
 // bounded per-tenant record of SCIM requests behind "Connect your IdP",
 // fed by a middleware in cmd; Sampler records pool usage for the
-// Licenses page's chart.
+// Licenses page's chart. Deps.Imports checks uploaded files
+// (importer.Runner.Submit, on a goroutine detached from the request);
+// running the jobs is left to the RunPending loop cmd runs on every node.
 package admin

@@ -596,8 +596,8 @@ func (s *server) importJobPage(c *rc) error {
 	case j.State == store.JobDone && j.Error == "":
 		d.Phase = "Every row was imported."
 	}
-	if s.imports != nil && j.Total > 0 {
-		if d.Warnings, err = s.imports.Warnings(c.ctx(), c.tenant.ID, j.ID); err != nil {
+	if j.Total > 0 {
+		if d.Warnings, err = s.importReader().Warnings(c.ctx(), c.tenant.ID, j.ID); err != nil {
 			return err
 		}
 		for i, w := range d.Warnings {
@@ -642,10 +642,7 @@ func (s *server) importResult(c *rc) error {
 	if format != importer.FormatCSV && format != importer.FormatXLSX {
 		format = j.Format
 	}
-	r := s.imports
-	if r == nil {
-		r = &importer.Runner{Store: s.st}
-	}
+	r := s.importReader()
 	f, err := os.CreateTemp(s.importLimits().TempDir, "roster-result-*")
 	if err != nil {
 		return err
@@ -661,6 +658,16 @@ func (s *server) importResult(c *rc) error {
 	name := strings.TrimSuffix(j.FileName, filepath.Ext(j.FileName)) + "-result." + format
 	sendFile(c.w, c.r, name, format, j.FinishedAt, f)
 	return nil
+}
+
+// importReader reads what jobs left in the store (warnings, result
+// files), which needs no configured runner: jobs stay readable on a node
+// that does not take uploads.
+func (s *server) importReader() *importer.Runner {
+	if s.imports != nil {
+		return s.imports
+	}
+	return &importer.Runner{Store: s.st}
 }
 
 // importTemplate sends the empty template.
