@@ -57,7 +57,20 @@ const (
 	// uploadSlack is what a multipart body may carry beyond the file
 	// (boundaries, headers, the mode field).
 	uploadSlack = 64 << 10
+	// transferTime is how long an upload or a result file download may
+	// take: the server's read and write timeouts are sized for forms and
+	// pages, and a 64 MB file on a slow link needs minutes.
+	transferTime = 15 * time.Minute
 )
+
+// allowSlowTransfer lifts the server's timeouts for this request where
+// the ResponseWriter lets it (not in tests' recorders).
+func allowSlowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(transferTime)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
+}
 
 // importsData is the Import page.
 type importsData struct {
@@ -349,6 +362,7 @@ func (s *server) importUpload(c *rc) error {
 		return c.showStatus(status, "import", "Import users", "import", d)
 	}
 	lim := s.importLimits()
+	allowSlowTransfer(c.w)
 	up, err := receiveUpload(c, lim)
 	if up != nil {
 		d.Mode = up.mode
@@ -656,6 +670,7 @@ func (s *server) importResult(c *rc) error {
 		return err
 	}
 	name := strings.TrimSuffix(j.FileName, filepath.Ext(j.FileName)) + "-result." + format
+	allowSlowTransfer(c.w)
 	sendFile(c.w, c.r, name, format, j.FinishedAt, f)
 	return nil
 }

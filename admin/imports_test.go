@@ -419,3 +419,39 @@ func TestRoughly(t *testing.T) {
 		}
 	}
 }
+
+// TestImportSlowUpload: an upload may take longer than the server's read
+// and write timeouts, which are sized for forms.
+func TestImportSlowUpload(t *testing.T) {
+	e := newEnv(t, withImports(nil))
+	e.srv.importWait = time.Minute
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "slow.csv")
+		_, _ = io.WriteString(fw, importHeader)
+		time.Sleep(800 * time.Millisecond) // a slow link
+		_, _ = io.WriteString(fw, "Ann,Lee,ann@acme.test,ann@acme.test,\n")
+		_ = mw.Close()
+		_ = pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/admin/t/"+e.acme.ID+"/import", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.AddCookie(e.operator())
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("slow upload: %v", err)
+	}
+	defer res.Body.Close()
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/import/") || strings.Contains(loc, "upload=") {
+		body, _ := io.ReadAll(res.Body)
+		t.Fatalf("slow upload: %d %q\n%s", res.StatusCode, loc, body)
+	}
+}
