@@ -38,8 +38,8 @@ import (
 // run by whichever node's RunPending loop claims it (cmd's workers).
 
 const (
-	// importWait is how long an upload request waits for the check
-	// before the browser is sent to a page that follows it.
+	// defaultImportWait is how long an upload request waits for the
+	// check before the browser is sent to a page that follows it.
 	defaultImportWait = 2 * time.Second
 	// importChecks is how many uploads one node checks at once; each
 	// hashes passwords on up to four cores.
@@ -64,7 +64,9 @@ const (
 )
 
 // allowSlowTransfer lifts the server's timeouts for this request where
-// the ResponseWriter lets it (not in tests' recorders).
+// the ResponseWriter lets it (not in tests' recorders). Only a signed-in
+// admin's request gets here, so this opens no door to slow-client
+// attacks from outside.
 func allowSlowTransfer(w http.ResponseWriter) {
 	rc := http.NewResponseController(w)
 	deadline := time.Now().Add(transferTime)
