@@ -165,6 +165,9 @@ type OIDCConfig struct {
 	OperatorEmails      []string `yaml:"operator_emails"`
 	OperatorGroupsClaim string   `yaml:"operator_groups_claim"`
 	OperatorGroups      []string `yaml:"operator_groups"`
+	// ExternalIDClaim matches tenant admins by this ID token claim against
+	// the user's SCIM externalId (Entra ID: oid).
+	ExternalIDClaim string `yaml:"external_id_claim"`
 }
 
 // Configured reports whether admin sign-in through OIDC is set up.

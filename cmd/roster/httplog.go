@@ -158,10 +158,16 @@ func noteTenant(next http.Handler) http.Handler {
 }
 
 // limitBody caps every request body; a handler reading past it gets an
-// error (and net/http answers 413 when the handler reports it).
+// error (and net/http answers 413 when the handler reports it). The
+// portal's import upload is the one exception: the portal caps it at the
+// importer's file limit itself and answers on the form.
 func limitBody(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isImportUpload(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			if r.ContentLength > max {
 				msg := fmt.Sprintf("request body larger than %d bytes", max)
 				if strings.HasPrefix(r.URL.Path, "/scim/") {
@@ -175,4 +181,11 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// isImportUpload matches the portal's POST /admin/t/{tenant}/import.
+func isImportUpload(r *http.Request) bool {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/t/")
+	tenant, tail, _ := strings.Cut(rest, "/")
+	return ok && r.Method == http.MethodPost && tenant != "" && tail == "import"
 }

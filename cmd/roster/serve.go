@@ -143,9 +143,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	reqlog := admin.NewRequestLog(0)
 	portal := admin.New(admin.Deps{Store: st, Engine: engine, Logger: log, PublicURL: publicURL, Bootstrap: bootstrap,
 		RequestLog: reqlog,
+		Imports:    newImportRunner(cfg, st, engine, nodeName(), log),
 		OIDC: auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
 			Scopes: o.Scopes, OperatorSubjects: o.OperatorSubjects, OperatorEmails: o.OperatorEmails,
-			OperatorGroupsClaim: o.OperatorGroupsClaim, OperatorGroups: o.OperatorGroups}})
+			OperatorGroupsClaim: o.OperatorGroupsClaim, OperatorGroups: o.OperatorGroups,
+			ExternalIDClaim: o.ExternalIDClaim}})
 	workers, err := startWorkers(ctx, cfg, st, engine, log, m)
 	if err != nil {
 		return err
