@@ -34,7 +34,9 @@ import (
 const usageBench = `Usage: roster bench [flags]
 
 Measures Roster against a bare net/http baseline in one run and prints
-each scenario's requests/s, p50, p99, errors and the Roster/baseline ratio.
+each scenario's requests/s, p50, p99, errors and the Roster/baseline ratio
+(the median of the rounds' ratios; each round runs both servers back to
+back).
 Both servers run as child processes pinned to one core and the load
 generator to another (when the machine has two), on a fresh data
 directory preloaded with --users users and --groups groups.
@@ -57,7 +59,10 @@ type benchResult struct {
 	Scenario       string  `json:"scenario"`
 	RosterRPS      float64 `json:"roster_rps"`
 	BaselineRPS    float64 `json:"baseline_rps"`
-	Ratio          float64 `json:"ratio"`
+	Ratio          float64 `json:"ratio"` // median of the rounds' ratios
+	RatioMin       float64 `json:"ratio_min"`
+	RatioMax       float64 `json:"ratio_max"`
+	RatioOfTotals  float64 `json:"ratio_of_totals"`
 	RosterP50ms    float64 `json:"roster_p50_ms"`
 	RosterP99ms    float64 `json:"roster_p99_ms"`
 	BaselineP50ms  float64 `json:"baseline_p50_ms"`
@@ -208,8 +213,8 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		scen = slices.DeleteFunc(scen, func(s benchScenario) bool { return !slices.Contains(want, s.name) })
 	}
 	fmt.Fprintf(stdout, "\n%d CPUs, pinned=%v, concurrency %d, %d x %s rounds per server\n", report.CPUs, pinned, o.conc, o.rounds, o.round)
-	const row = "%-17s %12s %8s %8s %7s %14s %8s %8s %7s\n"
-	fmt.Fprintf(stdout, row, "scenario", "roster req/s", "p50 ms", "p99 ms", "errors", "baseline req/s", "p50 ms", "p99 ms", "ratio")
+	const row = "%-17s %12s %8s %8s %7s %14s %8s %8s %7s %13s\n"
+	fmt.Fprintf(stdout, row, "scenario", "roster req/s", "p50 ms", "p99 ms", "errors", "baseline req/s", "p50 ms", "p99 ms", "ratio", "rounds")
 	for _, s := range scen {
 		res := benchResult{Scenario: s.name}
 		var rLat, bLat []time.Duration
@@ -219,25 +224,48 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		// Warm up both (caches, JIT-free but page cache and pools).
 		drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round/3)
 		drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round/3)
-		for range o.rounds {
-			st := drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
-			bLat, bN, bT = append(bLat, st.lat...), bN+st.n, bT+st.elapsed
-			res.BaselineErrors += st.errors
-			st = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
-			rLat, rN, rT = append(rLat, st.lat...), rN+st.n, rT+st.elapsed
-			res.RosterErrors += st.errors
+		// Each round measures the baseline and Roster back to back, in
+		// alternating order, and yields one ratio: on a machine whose
+		// other load comes and goes, neighbouring measurements share
+		// most of it, so the median of the rounds' ratios is steadier
+		// than the ratio of the totals (reported too).
+		var ratios []float64
+		for i := range o.rounds {
+			var b, r driveStats
+			if i%2 == 0 {
+				b = drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+				r = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+			} else {
+				r = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+				b = drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+			}
+			bLat, bN, bT = append(bLat, b.lat...), bN+b.n, bT+b.elapsed
+			res.BaselineErrors += b.errors
+			rLat, rN, rT = append(rLat, r.lat...), rN+r.n, rT+r.elapsed
+			res.RosterErrors += r.errors
+			if b.n > 0 {
+				ratios = append(ratios, (float64(r.n)/r.elapsed.Seconds())/(float64(b.n)/b.elapsed.Seconds()))
+			}
 		}
 		res.RosterRPS = float64(rN) / rT.Seconds()
 		res.BaselineRPS = float64(bN) / bT.Seconds()
 		if res.BaselineRPS > 0 {
-			res.Ratio = res.RosterRPS / res.BaselineRPS
+			res.RatioOfTotals = res.RosterRPS / res.BaselineRPS
+		}
+		if len(ratios) > 0 {
+			slices.Sort(ratios)
+			res.Ratio = ratios[len(ratios)/2]
+			if len(ratios)%2 == 0 {
+				res.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+			}
+			res.RatioMin, res.RatioMax = ratios[0], ratios[len(ratios)-1]
 		}
 		res.RosterP50ms, res.RosterP99ms = pct(rLat, 50), pct(rLat, 99)
 		res.BaselineP50ms, res.BaselineP99ms = pct(bLat, 50), pct(bLat, 99)
 		report.Results = append(report.Results, res)
 		f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 		fmt.Fprintf(stdout, row, s.name, f(res.RosterRPS, 0), f(res.RosterP50ms, 2), f(res.RosterP99ms, 2), strconv.FormatInt(res.RosterErrors, 10),
-			f(res.BaselineRPS, 0), f(res.BaselineP50ms, 2), f(res.BaselineP99ms, 2), f(res.Ratio, 3))
+			f(res.BaselineRPS, 0), f(res.BaselineP50ms, 2), f(res.BaselineP99ms, 2), f(res.Ratio, 3), f(res.RatioMin, 3)+"-"+f(res.RatioMax, 3))
 		if st := firstErr.Load(); st != nil {
 			fmt.Fprintf(stdout, "%17s first error: %s\n", "", *st)
 			firstErr.Store(nil)
@@ -266,6 +294,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "\nprofiles in %s (go tool pprof %s cpu-SCENARIO.pprof)\n", o.profDir, self)
 	}
 	fmt.Fprintf(stdout, "\nroster peak RSS: %.0f MB\n", report.PeakRSSMB)
+	fmt.Fprintf(stdout, "ratio: median of the rounds' Roster/baseline ratios (rounds: their range)\n")
 	fmt.Fprintf(stdout, "the baseline's req/s is also the load generator's ceiling: a scenario whose ratio is near 1 measures the generator, not Roster\n")
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(report, "", "  ")
