@@ -375,3 +375,47 @@ func TestReprocessConvergesMissedChanges(t *testing.T) {
 		t.Errorf("a reprocess of a converged tenant changed something: %d audit events, was %d", len(after), len(before))
 	}
 }
+
+// TestConcurrentMovesAndUnassigns: admins on three nodes assign, move and
+// remove seats of one pool at once; whatever interleaving wins, the pool
+// count equals the active assignments and never exceeds the total.
+func TestConcurrentMovesAndUnassigns(t *testing.T) {
+	f := newFixture(t, 5, store.PolicyDeny)
+	var users []*store.User
+	for i := range 12 {
+		users = append(users, f.user(fmt.Sprintf("m%02d@x.io", i)))
+	}
+	for _, u := range users[:5] {
+		must(t, f.eng.Assign(f.ctx, f.tenant, f.pool.ID, u.ID, "admin:test"))
+	}
+	nodes := []*licensing.Engine{f.eng, licensing.New(f.open()), licensing.New(f.open())}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			eng := nodes[w%3]
+			for i := range 20 {
+				a, b := users[(w+i)%len(users)], users[(w*7+i*5+3)%len(users)]
+				switch i % 3 {
+				case 0:
+					_ = eng.Move(f.ctx, f.tenant, f.pool.ID, a.ID, b.ID, "admin:test")
+				case 1:
+					_ = eng.Unassign(f.ctx, f.tenant, f.pool.ID, a.ID, "admin:test")
+				default:
+					_ = eng.Assign(f.ctx, f.tenant, f.pool.ID, b.ID, "admin:test")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	active, err := f.st.ListAssignments(f.ctx, f.tenant, store.AssignmentQuery{PoolID: f.pool.ID, State: store.AssignActive})
+	must(t, err)
+	assigned, _ := f.counts()
+	if assigned != len(active) || assigned > 5 {
+		t.Errorf("assigned = %d, active assignments = %d, total 5", assigned, len(active))
+	}
+	if n, err := f.st.Recount(f.ctx, f.tenant, f.pool.ID); err != nil || n != 0 {
+		t.Errorf("Recount after the storm corrected %d (%v), want 0", n, err)
+	}
+}
