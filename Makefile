@@ -9,13 +9,14 @@ STATICCHECK_VERSION := v0.8.2
 # mockupdb + mongomock for the MongoDB wire-protocol stand-in.
 APT_PACKAGES := chromium python3-mockupdb python3-mongomock
 
-.PHONY: run test deps lint bench
+.PHONY: run test deps lint bench fuzz-smoke
 
 run:
 	$(GO) run ./cmd/roster serve
 
 test: deps lint
 	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 # deps installs only what is missing, so a prepared machine pays nothing.
 deps:
@@ -40,6 +41,19 @@ lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# fuzz-smoke runs every fuzz target of the module (found by name, so new
+# ones join by themselves) for FUZZTIME after its seeds and checked-in
+# corpus. A failing input is saved under the package's testdata/fuzz:
+# commit it with the fix, and it stays a regression test.
+FUZZTIME ?= 2s
+fuzz-smoke:
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$(dirname $$f) $$fn for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) || exit 1; \
+		done; \
+	done
 
 # bench runs every Go benchmark once over (no tests).
 bench:
