@@ -122,8 +122,8 @@ func accessLog(log *slog.Logger, m *metrics) func(http.Handler) http.Handler {
 				switch {
 				case status >= 500:
 					level = slog.LevelError
-				case status == http.StatusOK && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz"):
-					// Probes every few seconds would drown the log.
+				case status == http.StatusOK && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics"):
+					// Probes and scrapes every few seconds would drown the log.
 					level = slog.LevelDebug
 				}
 				attrs := []slog.Attr{
