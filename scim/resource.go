@@ -7,6 +7,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
@@ -208,9 +212,17 @@ func boolean(v any) bool {
 func setUser(u *store.User, v *validated) error {
 	c := v.core
 	u.ExternalID = v.externalID
-	u.UserName = str(c["userName"])
+	// NFC: "é" typed as one code point or as e + combining accent is one
+	// login, as a person reading it would expect.
+	u.UserName = norm.NFC.String(str(c["userName"]))
 	if strings.TrimSpace(u.UserName) == "" {
 		return badRequest(typeInvalidValue, "userName is required")
+	}
+	if len(u.UserName) > maxUserName {
+		return badRequest(typeInvalidValue, "userName is longer than %d bytes", maxUserName)
+	}
+	if strings.IndexFunc(u.UserName, unicode.IsControl) >= 0 {
+		return badRequest(typeInvalidValue, "userName contains a control character")
 	}
 	n, _ := c["name"].(map[string]any)
 	u.Name = store.Name{
@@ -468,6 +480,10 @@ func groupDoc(g *store.Group) doc {
 
 // readBody reads a request body of at most limit bytes; beyond it the
 // error maps to 413.
+// maxUserName bounds a login: an e-mail address is at most 254 bytes;
+// room is left for other login styles, none for a megabyte.
+const maxUserName = 512
+
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if err := checkContentType(r); err != nil {
 		return nil, err
@@ -483,6 +499,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			return nil, toAPIError(err)
 		}
 		return nil, badRequest(typeInvalidSyntax, "could not read the request body")
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		// JSON decoding would silently turn the bad bytes into U+FFFD.
+		return nil, badRequest(typeInvalidSyntax, "the request body is not valid UTF-8")
 	}
 	return buf.Bytes(), nil
 }
