@@ -56,13 +56,18 @@ type benchScenario struct {
 
 // benchResult is one scenario's figures, also written as JSON.
 type benchResult struct {
-	Scenario       string  `json:"scenario"`
-	RosterRPS      float64 `json:"roster_rps"`
-	BaselineRPS    float64 `json:"baseline_rps"`
-	Ratio          float64 `json:"ratio"` // median of the rounds' ratios
-	RatioMin       float64 `json:"ratio_min"`
-	RatioMax       float64 `json:"ratio_max"`
-	RatioOfTotals  float64 `json:"ratio_of_totals"`
+	Scenario      string  `json:"scenario"`
+	RosterRPS     float64 `json:"roster_rps"`
+	BaselineRPS   float64 `json:"baseline_rps"`
+	Ratio         float64 `json:"ratio"` // median of the rounds' ratios
+	RatioMin      float64 `json:"ratio_min"`
+	RatioMax      float64 `json:"ratio_max"`
+	RatioOfTotals float64 `json:"ratio_of_totals"`
+	// CPU time each server spent per request (median over rounds), and
+	// the baseline's over Roster's.
+	RosterCPUus    float64 `json:"roster_cpu_us_per_req"`
+	BaselineCPUus  float64 `json:"baseline_cpu_us_per_req"`
+	CPURatio       float64 `json:"cpu_ratio"`
 	RosterP50ms    float64 `json:"roster_p50_ms"`
 	RosterP99ms    float64 `json:"roster_p99_ms"`
 	BaselineP50ms  float64 `json:"baseline_p50_ms"`
@@ -213,8 +218,9 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		scen = slices.DeleteFunc(scen, func(s benchScenario) bool { return !slices.Contains(want, s.name) })
 	}
 	fmt.Fprintf(stdout, "\n%d CPUs, pinned=%v, concurrency %d, %d x %s rounds per server\n", report.CPUs, pinned, o.conc, o.rounds, o.round)
-	const row = "%-17s %12s %8s %8s %7s %14s %8s %8s %7s %13s\n"
-	fmt.Fprintf(stdout, row, "scenario", "roster req/s", "p50 ms", "p99 ms", "errors", "baseline req/s", "p50 ms", "p99 ms", "ratio", "rounds")
+	const row = "%-17s %12s %8s %8s %7s %14s %8s %8s %7s %13s %9s %9s %9s\n"
+	fmt.Fprintf(stdout, row, "scenario", "roster req/s", "p50 ms", "p99 ms", "errors", "baseline req/s", "p50 ms", "p99 ms", "ratio", "rounds",
+		"r cpu µs", "b cpu µs", "cpu ratio")
 	for _, s := range scen {
 		res := benchResult{Scenario: s.name}
 		var rLat, bLat []time.Duration
@@ -229,15 +235,26 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		// other load comes and goes, neighbouring measurements share
 		// most of it, so the median of the rounds' ratios is steadier
 		// than the ratio of the totals (reported too).
-		var ratios []float64
+		//
+		// Each server's CPU time per request is measured too: it does not
+		// depend on how much of its core the machine's other load leaves
+		// it, so its ratio (baseline's over Roster's) moves less from run
+		// to run than the throughput ratio, which it approaches when both
+		// servers are CPU-bound.
+		var ratios, cpuRatios, rCPU, bCPU []float64
 		for i := range o.rounds {
 			var b, r driveStats
+			var bc, rc float64
 			if i%2 == 0 {
-				b = drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
-				r = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+				b, bc = driveCPU(ctx, client, base, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+				r, rc = driveCPU(ctx, client, srv, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
 			} else {
-				r = drive(ctx, client, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
-				b = drive(ctx, client, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+				r, rc = driveCPU(ctx, client, srv, "http://"+rosterAddr, fx.token, s, o.conc, o.round)
+				b, bc = driveCPU(ctx, client, base, "http://"+baseAddr, "", baseScenario, o.conc, o.round)
+			}
+			if bc > 0 && rc > 0 {
+				rCPU, bCPU = append(rCPU, rc), append(bCPU, bc)
+				cpuRatios = append(cpuRatios, bc/rc)
 			}
 			bLat, bN, bT = append(bLat, b.lat...), bN+b.n, bT+b.elapsed
 			res.BaselineErrors += b.errors
@@ -253,19 +270,20 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 			res.RatioOfTotals = res.RosterRPS / res.BaselineRPS
 		}
 		if len(ratios) > 0 {
-			slices.Sort(ratios)
-			res.Ratio = ratios[len(ratios)/2]
-			if len(ratios)%2 == 0 {
-				res.Ratio = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-			}
-			res.RatioMin, res.RatioMax = ratios[0], ratios[len(ratios)-1]
+			res.Ratio = median(ratios)
+			res.RatioMin, res.RatioMax = slices.Min(ratios), slices.Max(ratios)
+		}
+		if len(cpuRatios) > 0 {
+			res.CPURatio = median(cpuRatios)
+			res.RosterCPUus, res.BaselineCPUus = median(rCPU), median(bCPU)
 		}
 		res.RosterP50ms, res.RosterP99ms = pct(rLat, 50), pct(rLat, 99)
 		res.BaselineP50ms, res.BaselineP99ms = pct(bLat, 50), pct(bLat, 99)
 		report.Results = append(report.Results, res)
 		f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
 		fmt.Fprintf(stdout, row, s.name, f(res.RosterRPS, 0), f(res.RosterP50ms, 2), f(res.RosterP99ms, 2), strconv.FormatInt(res.RosterErrors, 10),
-			f(res.BaselineRPS, 0), f(res.BaselineP50ms, 2), f(res.BaselineP99ms, 2), f(res.Ratio, 3), f(res.RatioMin, 3)+"-"+f(res.RatioMax, 3))
+			f(res.BaselineRPS, 0), f(res.BaselineP50ms, 2), f(res.BaselineP99ms, 2), f(res.Ratio, 3), f(res.RatioMin, 3)+"-"+f(res.RatioMax, 3),
+			f(res.RosterCPUus, 1), f(res.BaselineCPUus, 1), f(res.CPURatio, 3))
 		if st := firstErr.Load(); st != nil {
 			fmt.Fprintf(stdout, "%17s first error: %s\n", "", *st)
 			firstErr.Store(nil)
@@ -295,6 +313,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "\nroster peak RSS: %.0f MB\n", report.PeakRSSMB)
 	fmt.Fprintf(stdout, "ratio: median of the rounds' Roster/baseline ratios (rounds: their range)\n")
+	fmt.Fprintf(stdout, "cpu µs: each server's CPU time per request; cpu ratio: baseline's over Roster's, steadier than ratio on a busy machine\n")
 	fmt.Fprintf(stdout, "the baseline's req/s is also the load generator's ceiling: a scenario whose ratio is near 1 measures the generator, not Roster\n")
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(report, "", "  ")
@@ -506,6 +525,48 @@ func drive(ctx context.Context, client *http.Client, base, token string, s bench
 	st.elapsed = time.Since(start)
 	st.n = len(st.lat)
 	return st
+}
+
+// driveCPU is drive, also returning the CPU time srv spent per request
+// (µs; 0 when unknown).
+func driveCPU(ctx context.Context, client *http.Client, srv *child, base, token string, s benchScenario, conc int, d time.Duration) (driveStats, float64) {
+	before := srv.cpuTime()
+	st := drive(ctx, client, base, token, s, conc, d)
+	used := srv.cpuTime() - before
+	if before == 0 || used <= 0 || st.n == 0 {
+		return st, 0
+	}
+	return st, float64(used.Microseconds()) / float64(st.n)
+}
+
+// cpuTime is the CPU time the child's threads have run, from the
+// scheduler's nanosecond counters (0 when unknown).
+func (c *child) cpuTime() time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", c.cmd.Process.Pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread exited
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			ns += n
+		}
+	}
+	return time.Duration(ns)
+}
+
+func median(xs []float64) float64 {
+	xs = slices.Sorted(slices.Values(xs))
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 func pct(lat []time.Duration, p int) float64 {
