@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -326,8 +327,8 @@ func (w *where) emails(c store.Compare) string {
 // subquery runs once from the (tenant_id, member_id) index.
 func (w *where) member(op string, v any) string {
 	id, ok := v.(string)
-	if !ok {
-		return "0"
+	if !ok || op != store.OpEq && op != store.OpNe {
+		return "0" // before any placeholder: a "0" must not leave arguments behind
 	}
 	q := "(g.id IN (SELECT m.group_id FROM memberships m WHERE m.tenant_id = " + w.arg(w.tenantID) + " AND m.member_id = " + w.arg(id) + "))"
 	switch op {
@@ -474,6 +475,44 @@ func page[T any](all []T, q store.Query) []T {
 	return all[q.Offset:end]
 }
 
+// sqlPage answers a query SQL answers whole (listPlan.inSQL): the page
+// and the number of matches. A page that is not full tells that number
+// itself (what it skipped plus what it holds), so the page alone, one
+// statement and so one snapshot, answers the typical IdP lookup of one
+// user by userName or externalId: no COUNT, no transaction. Otherwise
+// the COUNT and the page run in one read transaction, so they agree.
+// Statements built from a filter go through the bounded cache (built):
+// their text depends on the filter's shape, not on its values.
+func sqlPage[T any](ctx context.Context, s *Store, p *listPlan, from, alias, cols string, scan func(scanner) (*T, error)) ([]*T, int, error) {
+	from = ` FROM ` + from + ` WHERE ` + p.where
+	pageSQL := `SELECT ` + prefixed(alias, cols) + from + p.orderBy(alias) + ` LIMIT ? OFFSET ?`
+	pageArgs := append(slices.Clip(p.args), p.q.Limit, p.q.Offset)
+	if p.q.Limit > 0 {
+		items, err := list(ctx, s.rd.built(), scan, pageSQL, pageArgs...)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n := len(items); n < p.q.Limit && (n > 0 || p.q.Offset == 0) {
+			return items, p.q.Offset + n, nil
+		}
+	}
+	var items []*T
+	var total int
+	err := s.read(ctx, func(tx *rtx) error {
+		q := tx.built()
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&total); err != nil {
+			return err
+		}
+		if p.q.Limit == 0 || p.q.Offset >= total {
+			return nil
+		}
+		var err error
+		items, err = list(ctx, q, scan, pageSQL, pageArgs...)
+		return err
+	})
+	return items, total, err
+}
+
 // ListUsers lists the tenant's users matching q.Filter, ordered and paged
 // as q says, with Total counting every match.
 func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (*store.UserPage, error) {
@@ -482,23 +521,20 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 		return nil, err
 	}
 	out := &store.UserPage{Users: []*store.User{}}
-	err = s.read(ctx, func(tx *rtx) error {
-		// Filter queries vary without bound: they run unprepared
-		// (tx.Tx) rather than fill the statement cache.
-		from := ` FROM users u WHERE ` + p.where
-		if p.inSQL() {
-			if err := tx.Tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
-				return err
-			}
-			if p.q.Limit == 0 || p.q.Offset >= out.Total {
-				return nil
-			}
-			var err error
-			out.Users, err = list(ctx, tx.Tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ? OFFSET ?`,
-				append(p.args, p.q.Limit, p.q.Offset)...)
-			return err
+	if p.inSQL() {
+		users, total, err := sqlPage(ctx, s, p, "users u", "u", userCols, scanUser)
+		if err != nil {
+			return nil, err
 		}
-		cands, err := list(ctx, tx.Tx, scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
+		if len(users) > 0 {
+			out.Users = users
+		}
+		out.Total = total
+		return out, nil
+	}
+	err = s.read(ctx, func(tx *rtx) error {
+		from := ` FROM users u WHERE ` + p.where
+		cands, err := list(ctx, tx.built(), scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err
@@ -532,21 +568,20 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 		return nil, err
 	}
 	out := &store.GroupPage{Groups: []*store.Group{}}
+	if p.inSQL() {
+		groups, total, err := sqlPage(ctx, s, p, "groups g", "g", groupCols, scanGroup)
+		if err != nil {
+			return nil, err
+		}
+		if len(groups) > 0 {
+			out.Groups = groups
+		}
+		out.Total = total
+		return out, nil
+	}
 	err = s.read(ctx, func(tx *rtx) error {
 		from := ` FROM groups g WHERE ` + p.where
-		if p.inSQL() {
-			if err := tx.Tx.QueryRowContext(ctx, `SELECT COUNT(*)`+from, p.args...).Scan(&out.Total); err != nil {
-				return err
-			}
-			if p.q.Limit == 0 || p.q.Offset >= out.Total {
-				return nil
-			}
-			var err error
-			out.Groups, err = list(ctx, tx.Tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ? OFFSET ?`,
-				append(p.args, p.q.Limit, p.q.Offset)...)
-			return err
-		}
-		cands, err := list(ctx, tx.Tx, scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
+		cands, err := list(ctx, tx.built(), scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err

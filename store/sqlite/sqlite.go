@@ -208,15 +208,15 @@ func (s *Store) tx(ctx context.Context, fn func(tx *wtx) error) error {
 	if err != nil {
 		return err
 	}
-	var missed []string
+	var missed missedStmts
 	err = fn(&wtx{ctxTx{tx, s.wr.c, &missed}})
 	if err != nil {
 		_ = tx.Rollback()
 	} else {
 		err = tx.Commit()
 	}
-	if len(missed) > 0 {
-		s.wr.c.warm(ctx, missed)
+	if len(missed.fixed)+len(missed.built) > 0 {
+		s.wr.c.warm(ctx, &missed)
 	}
 	return err
 }
@@ -228,11 +228,11 @@ func (s *Store) read(ctx context.Context, fn func(tx *rtx) error) error {
 	if err != nil {
 		return err
 	}
-	var missed []string
+	var missed missedStmts
 	err = fn(&rtx{ctxTx{tx, s.rd.c, &missed}})
 	_ = tx.Rollback() // read-only: nothing to lose
-	if len(missed) > 0 {
-		s.rd.c.warm(ctx, missed)
+	if len(missed.fixed)+len(missed.built) > 0 {
+		s.rd.c.warm(ctx, &missed)
 	}
 	return err
 }

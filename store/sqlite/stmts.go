@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	clist "container/list"
 	"context"
 	"database/sql"
 	"sync"
@@ -11,20 +12,26 @@ import (
 // ClaimSeat went to the SQL parser). So every fixed statement is prepared
 // once per connection and kept: stmtCache holds the *sql.Stmt per query
 // text, and database/sql keeps each one prepared on every connection that
-// ran it. Queries built from a filter are not fixed and bypass the cache
-// (through the embedded *sql.Tx / *sql.DB), so the cache stays bounded.
+// ran it. Queries built from a filter are not fixed: their text depends
+// on the filter's shape (never on its values, which are arguments), so the
+// same few shapes recur, and they go through builtStmts, a bounded cache
+// that closes the statement used least recently to make room.
 
 // maxCached bounds the cache in case a caller builds queries dynamically.
 const maxCached = 512
 
+// maxBuilt bounds the statements kept for queries built from filters.
+const maxBuilt = 256
+
 type stmtCache struct {
-	db *sql.DB
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	db    *sql.DB
+	mu    sync.RWMutex
+	m     map[string]*sql.Stmt
+	built *builtStmts
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: make(map[string]*sql.Stmt)}
+	return &stmtCache{db: db, m: make(map[string]*sql.Stmt), built: newBuiltStmts(db, maxBuilt)}
 }
 
 func (c *stmtCache) lookup(query string) *sql.Stmt {
@@ -68,12 +75,18 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// missedStmts are the queries a transaction found in neither cache.
+type missedStmts struct{ fixed, built []string }
+
 // warm prepares queries a transaction had to prepare for itself, once
 // the transaction has given its connection back.
-func (c *stmtCache) warm(ctx context.Context, queries []string) {
+func (c *stmtCache) warm(ctx context.Context, missed *missedStmts) {
 	ctx = context.WithoutCancel(ctx)
-	for _, q := range queries {
+	for _, q := range missed.fixed {
 		_, _ = c.get(ctx, q) // an error shows when the query runs again
+	}
+	for _, q := range missed.built {
+		_, _ = c.built.get(ctx, q)
 	}
 }
 
@@ -84,6 +97,78 @@ func (c *stmtCache) close() {
 		st.Close()
 	}
 	c.m = nil
+	c.built.close()
+}
+
+// builtStmts keeps the most recently used statements built from filters.
+// Closing an evicted statement is safe while a transaction still runs
+// it: database/sql finalises it when its last user is done.
+type builtStmts struct {
+	db    *sql.DB
+	max   int
+	mu    sync.Mutex
+	m     map[string]*clist.Element // of *builtStmt; nil once closed
+	order clist.List                // most recently used first
+}
+
+type builtStmt struct {
+	query string
+	st    *sql.Stmt
+}
+
+func newBuiltStmts(db *sql.DB, max int) *builtStmts {
+	return &builtStmts{db: db, max: max, m: make(map[string]*clist.Element)}
+}
+
+func (b *builtStmts) lookup(query string) *sql.Stmt {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.m[query]; e != nil {
+		b.order.MoveToFront(e)
+		return e.Value.(*builtStmt).st
+	}
+	return nil
+}
+
+// get returns query prepared on the pool, preparing it when missing. Like
+// stmtCache.get, it must not be called while holding one of the pool's
+// connections.
+func (b *builtStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := b.lookup(query); st != nil {
+		return st, nil
+	}
+	st, err := b.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil { // closed
+		st.Close()
+		return nil, sql.ErrConnDone
+	}
+	if e := b.m[query]; e != nil {
+		st.Close()
+		b.order.MoveToFront(e)
+		return e.Value.(*builtStmt).st, nil
+	}
+	b.m[query] = b.order.PushFront(&builtStmt{query, st})
+	for b.order.Len() > b.max {
+		old := b.order.Remove(b.order.Back()).(*builtStmt)
+		delete(b.m, old.query)
+		old.st.Close()
+	}
+	return st, nil
+}
+
+func (b *builtStmts) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for e := b.order.Front(); e != nil; e = e.Next() {
+		e.Value.(*builtStmt).st.Close()
+	}
+	b.m = nil
+	b.order.Init()
 }
 
 // cdb runs cached statements on a pool (reads on s.r, single writes on
@@ -91,6 +176,35 @@ func (c *stmtCache) close() {
 type cdb struct {
 	*sql.DB
 	c *stmtCache
+}
+
+// built runs queries built from filters through the bounded cache.
+func (d cdb) built() builtDB { return builtDB(d) }
+
+type builtDB cdb
+
+func (d builtDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := d.c.built.get(ctx, query)
+	if err != nil {
+		return d.DB.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (d builtDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := d.c.built.get(ctx, query)
+	if err != nil {
+		return d.DB.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (d builtDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := d.c.built.get(ctx, query)
+	if err != nil {
+		return d.DB.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (d cdb) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -125,7 +239,7 @@ func (d cdb) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 type ctxTx struct {
 	*sql.Tx
 	c      *stmtCache
-	missed *[]string
+	missed *missedStmts
 }
 
 type (
@@ -138,8 +252,43 @@ func (t ctxTx) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := t.c.lookup(query); st != nil {
 		return t.Tx.StmtContext(ctx, st), nil
 	}
-	*t.missed = append(*t.missed, query)
+	t.missed.fixed = append(t.missed.fixed, query)
 	return t.Tx.PrepareContext(ctx, query)
+}
+
+// built runs queries built from filters through the bounded cache; one
+// not cached yet runs unprepared and is prepared after the transaction.
+func (t ctxTx) built() builtTx { return builtTx(t) }
+
+type builtTx ctxTx
+
+func (t builtTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := t.c.built.lookup(query); st != nil {
+		return t.Tx.StmtContext(ctx, st)
+	}
+	t.missed.built = append(t.missed.built, query)
+	return nil
+}
+
+func (t builtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+func (t builtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+func (t builtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
 }
 
 func (t ctxTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
