@@ -520,6 +520,9 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 	if err != nil {
 		return nil, err
 	}
+	if q.Filter == nil && p.inSQL() {
+		return s.listAllUsers(ctx, tenantID, p)
+	}
 	out := &store.UserPage{Users: []*store.User{}}
 	if p.inSQL() {
 		users, total, err := sqlPage(ctx, s, p, "users u", "u", userCols, scanUser)

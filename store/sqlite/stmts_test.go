@@ -31,7 +31,7 @@ func TestBuiltStmtsBounded(t *testing.T) {
 		for i := 1; i <= maxBuilt+10; i++ {
 			check(s.rd.built(), i) // evicts query 0 once past maxBuilt
 		}
-		check(tx.built(), 0)         // unprepared: no longer cached
+		check(tx.built(), 0)          // unprepared: no longer cached
 		check(tx.built(), maxBuilt+3) // cached, used in the transaction
 		return nil
 	})
