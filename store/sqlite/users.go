@@ -31,13 +31,13 @@ func scanUser(sc scanner) (*store.User, error) {
 		tenantID, id     string
 		version          int64
 		created, updated int64
-		doc              []byte
+		doc              string // the decoded fields share its bytes
 	)
 	if err := sc.Scan(&tenantID, &id, &version, &created, &updated, &doc); err != nil {
 		return nil, err
 	}
 	u := new(store.User)
-	if err := json.Unmarshal(doc, (*userDoc)(u)); err != nil {
+	if err := decodeUserDoc(doc, u); err != nil {
 		return nil, err
 	}
 	// The columns are authoritative: doc may predate the last version bump.
