@@ -114,10 +114,21 @@ func (h *handler) appendMeta(w *jsonWriter, rt *resourceType, id string, version
 			w.time(modified)
 		case "location":
 			w.key(s.name)
-			w.str(h.location(rt, id))
+			w.sep()
+			w.b = append(w.b, '"')
+			w.b = appendJSONChars(w.b, h.baseURL)
+			w.b = appendJSONChars(w.b, rt.endpoint)
+			w.b = append(w.b, '/')
+			w.b = appendJSONChars(w.b, id)
+			w.b = append(w.b, '"')
+			w.comma = true
 		case "version":
 			w.key(s.name)
-			w.str(etag(version))
+			w.sep()
+			w.b = append(w.b, `"W/\"`...)
+			w.b = strconv.AppendInt(w.b, version, 10)
+			w.b = append(w.b, `\""`...)
+			w.comma = true
 		}
 	}
 	w.close('}')

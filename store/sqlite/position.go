@@ -104,7 +104,7 @@ func (s *Store) listAllUsers(ctx context.Context, tenantID string, p *listPlan) 
 		if err != nil || p.q.Limit == 0 || p.q.Offset >= out.Total {
 			return err
 		}
-		cols := `SELECT ` + prefixed("u", userCols) + ` FROM users u WHERE u.tenant_id = ?`
+		cols := `SELECT ` + userColsU + ` FROM users u WHERE u.tenant_id = ?`
 		var users []*store.User
 		if p.sortCol != "u.id" {
 			users, err = list(ctx, tx.built(), scanUser, cols+p.orderBy("u")+` LIMIT ? OFFSET ?`, tenantID, p.q.Limit, p.q.Offset)

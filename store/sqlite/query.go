@@ -485,7 +485,7 @@ func page[T any](all []T, q store.Query) []T {
 // their text depends on the filter's shape, not on its values.
 func sqlPage[T any](ctx context.Context, s *Store, p *listPlan, from, alias, cols string, scan func(scanner) (*T, error)) ([]*T, int, error) {
 	from = ` FROM ` + from + ` WHERE ` + p.where
-	pageSQL := `SELECT ` + prefixed(alias, cols) + from + p.orderBy(alias) + ` LIMIT ? OFFSET ?`
+	pageSQL := `SELECT ` + cols + from + p.orderBy(alias) + ` LIMIT ? OFFSET ?`
 	pageArgs := append(slices.Clip(p.args), p.q.Limit, p.q.Offset)
 	if p.q.Limit > 0 {
 		items, err := list(ctx, s.rd.built(), scan, pageSQL, pageArgs...)
@@ -525,7 +525,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 	}
 	out := &store.UserPage{Users: []*store.User{}}
 	if p.inSQL() {
-		users, total, err := sqlPage(ctx, s, p, "users u", "u", userCols, scanUser)
+		users, total, err := sqlPage(ctx, s, p, "users u", "u", userColsU, scanUser)
 		if err != nil {
 			return nil, err
 		}
@@ -537,7 +537,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 	}
 	err = s.read(ctx, func(tx *rtx) error {
 		from := ` FROM users u WHERE ` + p.where
-		cands, err := list(ctx, tx.built(), scanUser, `SELECT `+prefixed("u", userCols)+from+p.orderBy("u")+` LIMIT ?`,
+		cands, err := list(ctx, tx.built(), scanUser, `SELECT `+userColsU+from+p.orderBy("u")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err
@@ -572,7 +572,7 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 	}
 	out := &store.GroupPage{Groups: []*store.Group{}}
 	if p.inSQL() {
-		groups, total, err := sqlPage(ctx, s, p, "groups g", "g", groupCols, scanGroup)
+		groups, total, err := sqlPage(ctx, s, p, "groups g", "g", groupColsG, scanGroup)
 		if err != nil {
 			return nil, err
 		}
@@ -584,7 +584,7 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 	}
 	err = s.read(ctx, func(tx *rtx) error {
 		from := ` FROM groups g WHERE ` + p.where
-		cands, err := list(ctx, tx.built(), scanGroup, `SELECT `+prefixed("g", groupCols)+from+p.orderBy("g")+` LIMIT ?`,
+		cands, err := list(ctx, tx.built(), scanGroup, `SELECT `+groupColsG+from+p.orderBy("g")+` LIMIT ?`,
 			append(p.args, p.q.MaxScan+1)...)
 		if err != nil {
 			return err
@@ -646,6 +646,12 @@ func sortBy[T any](xs []T, q store.Query, cmp func(a, b T) int, id func(T) strin
 		return c < 0
 	})
 }
+
+// The column lists qualified with the aliases list queries use.
+var (
+	userColsU  = prefixed("u", userCols)
+	groupColsG = prefixed("g", groupCols)
+)
 
 // prefixed qualifies a column list with a table alias.
 func prefixed(alias, cols string) string {
