@@ -48,6 +48,10 @@ lint:
 # commit it with the fix, and it stays a regression test.
 # FUZZ_SKIP names targets to leave out while a bug they found is being
 # fixed; their seeds still run in every `go test`.
+# A run that fails without writing a failing input (the fuzz engine's own
+# "context deadline exceeded" when a slow input overruns FUZZTIME on a
+# busy machine) is tried once more, then reported as a warning: only a
+# saved failing input is a finding.
 FUZZTIME ?= 2s
 FUZZ_SKIP ?=
 fuzz-smoke:
@@ -55,7 +59,12 @@ fuzz-smoke:
 		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 			case " $(FUZZ_SKIP) " in *" $$fn "*) echo "fuzz $$(dirname $$f) $$fn skipped (FUZZ_SKIP)"; continue;; esac; \
 			echo "fuzz $$(dirname $$f) $$fn for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) || exit 1; \
+			ok=0; for try in 1 2; do \
+				out=$$($(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$(dirname $$f) 2>&1); rc=$$?; echo "$$out"; \
+				if [ $$rc -eq 0 ]; then ok=1; break; fi; \
+				if echo "$$out" | grep -q 'Failing input written'; then exit 1; fi; \
+			done; \
+			[ $$ok -eq 1 ] || echo "fuzz $$(dirname $$f) $$fn: WARNING: the fuzz engine failed twice without a failing input (see above)"; \
 		done; \
 	done
 
