@@ -48,12 +48,13 @@ const (
 
 // Store is a Roster store on one SQLite file.
 type Store struct {
-	path string
-	w    *sql.DB  // exactly one connection: every write goes through it
-	r    *sql.DB  // query_only connections for reads outside transactions
-	wr   cdb      // w with prepared statements
-	rd   cdb      // r with prepared statements
-	runs runCache // per tenant, users in id order cut into counted runs (position.go)
+	path  string
+	w     *sql.DB  // exactly one connection: every write goes through it
+	r     *sql.DB  // query_only connections for reads outside transactions
+	wr    cdb      // w with prepared statements
+	rd    cdb      // r with prepared statements
+	runs  runCache // per tenant, users in id order cut into counted runs (position.go)
+	batch batcher  // single-statement writes committed together (batch.go)
 
 	ck       *sql.DB // one connection for background checkpoints
 	stopCk   chan struct{}

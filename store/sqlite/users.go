@@ -88,10 +88,14 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if err != nil {
 		return err
 	}
-	// One statement, so no explicit transaction: the insert and the
-	// triggered e-mail rows commit or fail together.
-	_, err = s.wr.ExecContext(ctx, insertUser, u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
-		store.NormDisplayName(u.DisplayName), boolInt(u.Active), u.Version, t.UnixMilli(), t.UnixMilli(), doc, emailsNorm(u))
+	// One statement: the insert and its triggered rows (e-mails, counts)
+	// commit or fail together, alone or in a batch (batch.go).
+	args := []any{u.TenantID, u.ID, u.UserName, store.NormUserName(u.UserName), u.ExternalID,
+		store.NormDisplayName(u.DisplayName), boolInt(u.Active), u.Version, t.UnixMilli(), t.UnixMilli(), doc, emailsNorm(u)}
+	err = s.batched(ctx, func(ctx context.Context, q queryer) error {
+		_, err := q.ExecContext(ctx, insertUser, args...)
+		return err
+	})
 	err = constraint(err, userConflicts, nil)
 	if err != nil {
 		// Leave u as it came: a caller retrying must not reuse an id
@@ -129,11 +133,13 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	var created int64
-	err = s.wr.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
-			active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
-		WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
-		u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
-		boolInt(u.Active), t.UnixMilli(), doc, emailsNorm(u), u.TenantID, u.ID, u.Version).Scan(&created)
+	args := []any{u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
+		boolInt(u.Active), t.UnixMilli(), doc, emailsNorm(u), u.TenantID, u.ID, u.Version}
+	err = s.batched(ctx, func(ctx context.Context, q queryer) error {
+		return q.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
+				active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
+			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`, args...).Scan(&created)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return casMiss(ctx, s.rd, "users", u.TenantID, u.ID)
 	}
