@@ -12,11 +12,11 @@ import (
 )
 
 // TestBatchedWrites sends concurrent creates, some of them taking a
-// userName another one takes too, some with a cancelled context, and
-// concurrent compare-and-set updates of one user, so they meet in batches:
-// every call gets the result it would get alone (one winner per userName,
-// one winner per version, a cancelled call writes nothing), and the store
-// holds exactly what the calls said they wrote.
+// userName another one takes too, some with a cancelled context, so they
+// meet in batches, then concurrent compare-and-set updates of one user
+// beside them: every call gets the result it would get alone (one winner
+// per userName, one winner per version, a cancelled call writes nothing),
+// and the store holds exactly what the calls said they wrote.
 func TestBatchedWrites(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
 	ctx := context.Background()

@@ -132,14 +132,15 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 	if err != nil {
 		return err
 	}
+	// Not batched (batch.go): concurrent read-modify-write loops on one
+	// user, each retrying on a moved version, would meet in every batch
+	// and all but one start over together, round after round.
 	var created int64
-	args := []any{u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
-		boolInt(u.Active), t.UnixMilli(), doc, emailsNorm(u), u.TenantID, u.ID, u.Version}
-	err = s.batched(ctx, func(ctx context.Context, q queryer) error {
-		return q.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
-				active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
-			WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`, args...).Scan(&created)
-	})
+	err = s.wr.QueryRowContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?, display_name_norm = ?,
+			active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
+		WHERE tenant_id = ? AND id = ? AND version = ? RETURNING created`,
+		u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
+		boolInt(u.Active), t.UnixMilli(), doc, emailsNorm(u), u.TenantID, u.ID, u.Version).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return casMiss(ctx, s.rd, "users", u.TenantID, u.ID)
 	}
