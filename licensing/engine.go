@@ -56,6 +56,19 @@ const maxNesting = 32
 // active flag say. Doors call it after creating, updating or reactivating a
 // user; it is idempotent.
 func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Actor) error {
+	rules, err := e.st.ListRules(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	have, err := e.st.ListAssignments(ctx, tenantID, store.AssignmentQuery{UserID: userID})
+	if err != nil {
+		return err
+	}
+	if len(rules) == 0 && len(have) == 0 {
+		// No rule can grant a seat and the user holds none: nothing to
+		// converge, so neither the user nor their groups need reading.
+		return nil
+	}
 	u, err := e.st.GetUser(ctx, tenantID, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // deleted: the store's cascade already returned its seats
@@ -63,23 +76,17 @@ func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Ac
 	if err != nil {
 		return err
 	}
-	groups, err := e.ancestors(ctx, tenantID, userID)
-	if err != nil {
-		return err
-	}
-	rules, err := e.st.ListRules(ctx, tenantID)
-	if err != nil {
-		return err
-	}
 	want := map[string][]string{} // pool -> group sources
-	for _, r := range rules {
-		if groups[r.GroupID] {
-			want[r.PoolID] = append(want[r.PoolID], store.GroupSource(r.GroupID))
+	if len(rules) > 0 {
+		groups, err := e.ancestors(ctx, tenantID, userID)
+		if err != nil {
+			return err
 		}
-	}
-	have, err := e.st.ListAssignments(ctx, tenantID, store.AssignmentQuery{UserID: userID})
-	if err != nil {
-		return err
+		for _, r := range rules {
+			if groups[r.GroupID] {
+				want[r.PoolID] = append(want[r.PoolID], store.GroupSource(r.GroupID))
+			}
+		}
 	}
 	freed := map[string]bool{}
 	var errs []error
