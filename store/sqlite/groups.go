@@ -436,8 +436,9 @@ func (s *Store) GroupsOf(ctx context.Context, tenantID, memberID string) ([]stor
 	// CROSS JOIN keeps SQLite on this join order: left to choose, it walks
 	// every group of the tenant in display-name order to spare the sort,
 	// probing the memberships once per group, instead of reading the
-	// member's few rows and sorting those.
-	rows, err := s.rd.QueryContext(ctx, `SELECT g.id, g.display_name FROM memberships m
+	// member's few rows and sorting those. Those few rows take
+	// microseconds: no cancellation to watch (see cdb.detach).
+	rows, err := s.rd.QueryContext(context.WithoutCancel(ctx), `SELECT g.id, g.display_name FROM memberships m
 		CROSS JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE m.tenant_id = ? AND m.member_id = ? ORDER BY g.display_name_norm, g.id`, tenantID, memberID)
 	if err != nil {

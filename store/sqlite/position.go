@@ -96,8 +96,13 @@ func (s *Store) userRuns(ctx context.Context, tx *rtx, tenantID string, gen int6
 func (s *Store) listAllUsers(ctx context.Context, tenantID string, p *listPlan) (*store.UserPage, error) {
 	out := &store.UserPage{Users: []*store.User{}}
 	err := s.read(ctx, func(tx *rtx) error {
+		// Reading the totals and a page from a run takes microseconds,
+		// whatever the tenant's size: no cancellation to watch (see
+		// cdb.detach). OFFSET in another order can take longer and keeps
+		// it.
+		quick := context.WithoutCancel(ctx)
 		var gen int64
-		err := tx.QueryRowContext(ctx, `SELECT n, gen FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, tenantID).Scan(&out.Total, &gen)
+		err := tx.QueryRowContext(quick, `SELECT n, gen FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, tenantID).Scan(&out.Total, &gen)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // the tenant never had a user
 		}
@@ -109,7 +114,7 @@ func (s *Store) listAllUsers(ctx context.Context, tenantID string, p *listPlan) 
 		if p.sortCol != "u.id" {
 			users, err = list(ctx, tx.built(), scanUser, cols+p.orderBy("u")+` LIMIT ? OFFSET ?`, tenantID, p.q.Limit, p.q.Offset)
 		} else {
-			users, err = s.userPageByID(ctx, tx, tenantID, gen, out.Total, p, cols)
+			users, err = s.userPageByID(quick, tx, tenantID, gen, out.Total, p, cols)
 		}
 		if len(users) > 0 {
 			out.Users = users

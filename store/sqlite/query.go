@@ -50,9 +50,10 @@ type column struct {
 type resource struct {
 	alias   string // table alias in queries
 	columns func(p store.AttrPath) (column, bool)
+	unique  map[string]bool // columns unique per tenant (when not empty)
 }
 
-var users = resource{alias: "u", columns: func(p store.AttrPath) (column, bool) {
+var users = resource{alias: "u", unique: map[string]bool{"u.id": true, "u.external_id": true, "u.user_name_norm": true}, columns: func(p store.AttrPath) (column, bool) {
 	if p.URN != "" {
 		return column{}, false
 	}
@@ -77,7 +78,7 @@ var users = resource{alias: "u", columns: func(p store.AttrPath) (column, bool) 
 	return column{}, false
 }}
 
-var groups = resource{alias: "g", columns: func(p store.AttrPath) (column, bool) {
+var groups = resource{alias: "g", unique: map[string]bool{"g.id": true, "g.external_id": true, "g.display_name_norm": true}, columns: func(p store.AttrPath) (column, bool) {
 	if p.URN != "" {
 		return column{}, false
 	}
@@ -412,6 +413,27 @@ type listPlan struct {
 	rest    store.Expr // evaluated in Go, nil when SQL answers all
 	sortCol string     // "" when the sort needs Go
 	q       store.Query
+	// one: the SQL part pins at most one row (a conjunct is eq on a key
+	// unique per tenant), so the page query takes microseconds.
+	one bool
+}
+
+// pinsOne reports whether e, as SQL, matches at most one row of res: it
+// is, or is a conjunction with, eq of a non-empty string on a column
+// unique per tenant.
+func pinsOne(res resource, e store.Expr) bool {
+	switch x := e.(type) {
+	case store.And:
+		return pinsOne(res, x.L) || pinsOne(res, x.R)
+	case store.Compare:
+		s, ok := x.Value.(string)
+		if x.Op != store.OpEq || !ok || s == "" {
+			return false
+		}
+		col, ok := res.columns(x.Attr)
+		return ok && col.kind == kString && res.unique[col.name]
+	}
+	return false
 }
 
 func plan(res resource, tenantID string, q store.Query, indexed func(store.AttrPath) bool) (*listPlan, error) {
@@ -425,7 +447,7 @@ func plan(res resource, tenantID string, q store.Query, indexed func(store.AttrP
 		}
 		cond += " AND " + s
 	}
-	p := &listPlan{where: cond, args: w.args, rest: rest, q: q}
+	p := &listPlan{where: cond, args: w.args, rest: rest, q: q, one: pinsOne(res, idx)}
 	if col, ok := sortColumn(res, q.SortBy); ok {
 		p.sortCol = col
 	}
@@ -488,7 +510,12 @@ func sqlPage[T any](ctx context.Context, s *Store, p *listPlan, from, alias, col
 	pageSQL := `SELECT ` + cols + from + p.orderBy(alias) + ` LIMIT ? OFFSET ?`
 	pageArgs := append(slices.Clip(p.args), p.q.Limit, p.q.Offset)
 	if p.q.Limit > 0 {
-		items, err := list(ctx, s.rd.built(), scan, pageSQL, pageArgs...)
+		pctx := ctx
+		if p.one {
+			// One row at most: no cancellation to watch (see cdb.detach).
+			pctx = context.WithoutCancel(ctx)
+		}
+		items, err := list(pctx, s.rd.built(), scan, pageSQL, pageArgs...)
 		if err != nil {
 			return nil, 0, err
 		}

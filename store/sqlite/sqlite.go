@@ -137,7 +137,7 @@ func Open(path string) (*Store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 
-	s := &Store{path: path, w: w, r: r, wr: cdb{w, newStmtCache(w)}, rd: cdb{r, newStmtCache(r)},
+	s := &Store{path: path, w: w, r: r, wr: cdb{DB: w, c: newStmtCache(w)}, rd: cdb{DB: r, c: newStmtCache(r), detach: true},
 		ck: ck, stopCk: make(chan struct{}), ckDone: make(chan struct{})}
 	if err := s.migrate(context.Background()); err != nil {
 		close(s.ckDone)

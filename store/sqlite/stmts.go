@@ -176,12 +176,21 @@ func (b *builtStmts) close() {
 type cdb struct {
 	*sql.DB
 	c *stmtCache
+	// detach runs QueryRowContext without the caller's cancellation. On
+	// the read pool it answers lookups by key, which take microseconds;
+	// watching a cancellable context costs more than that: a goroutine
+	// in database/sql, one in the driver and a progress handler, per
+	// statement.
+	detach bool
 }
 
 // built runs queries built from filters through the bounded cache.
-func (d cdb) built() builtDB { return builtDB(d) }
+func (d cdb) built() builtDB { return builtDB{d.DB, d.c} }
 
-type builtDB cdb
+type builtDB struct {
+	*sql.DB
+	c *stmtCache
+}
 
 func (d builtDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := d.c.built.get(ctx, query)
@@ -224,6 +233,9 @@ func (d cdb) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 }
 
 func (d cdb) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if d.detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := d.c.get(ctx, query)
 	if err != nil || st == nil {
 		// Running it unprepared reports the same error through the Row.
