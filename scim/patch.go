@@ -111,6 +111,12 @@ func (h *handler) resolvePath(rt *resourceType, path string) (*target, error) {
 	if !strings.ContainsAny(path, "[]\" ") {
 		return resolvePlainPath(rt, path)
 	}
+	// The remove an IdP sends for each member leaving a group names a
+	// fresh id every time, so a cache would not help it: it skips the
+	// parser.
+	if t, ok := simpleValuePath(rt, path); ok {
+		return t, nil
+	}
 	key := rt.name + "\x00" + path
 	if e, ok := h.paths.get(key); ok {
 		return e.val, e.err
@@ -137,6 +143,63 @@ func resolvePlainPath(rt *resourceType, path string) (*target, error) {
 		}
 	}
 	return t, nil
+}
+
+// simpleValuePath resolves `attr[sub eq "value"]` and
+// `attr[sub eq "value"].sub2` (plain names, no escapes in the value) as
+// resolveFilterPath does; anything else, and any path it would refuse,
+// it leaves to resolveFilterPath (ok false).
+func simpleValuePath(rt *resourceType, path string) (*target, bool) {
+	open := strings.IndexByte(path, '[')
+	end := strings.LastIndexByte(path, ']')
+	if open <= 0 || end < open || !isPlainName(path[:open]) {
+		return nil, false
+	}
+	after := path[end+1:]
+	if after != "" && (after[0] != '.' || !isPlainName(after[1:])) {
+		return nil, false
+	}
+	inner, value, ok := simpleEq(path[open+1 : end])
+	if !ok || !isPlainName(inner) {
+		return nil, false
+	}
+	t, err := resolvePlainPath(rt, path[:open])
+	if err != nil || t.attr == nil || t.sub != nil || !t.attr.multi {
+		return nil, false
+	}
+	leaf := innerAttr(t.attr, inner)
+	if leaf == nil {
+		return nil, false
+	}
+	c, err := compare(leaf, store.AttrPath{Name: leaf.name}, store.OpEq, value)
+	if err != nil {
+		return nil, false
+	}
+	t.filter = c
+	t.eqs = eqTerms(c, nil)
+	if after != "" {
+		if !t.attr.complex() {
+			return nil, false
+		}
+		if t.sub = t.attr.sub(after[1:]); t.sub == nil {
+			return nil, false
+		}
+	}
+	return t, true
+}
+
+// isPlainName reports whether s is an attribute name as the filter
+// grammar spells one: a letter, then letters, digits, '-' or '_'.
+func isPlainName(s string) bool {
+	if s == "" || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlpha(c) && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func resolveFilterPath(rt *resourceType, path string) (t *target, err error) {

@@ -321,3 +321,47 @@ func TestConcurrentMemberAdds(t *testing.T) {
 		t.Errorf("version = %s, want W/\"%d\" (one bump per add)", b, n+1)
 	}
 }
+
+// TestSimpleValuePathLikeParser: where simpleValuePath answers, it answers
+// as the parser does; the rest it leaves to the parser.
+func TestSimpleValuePathLikeParser(t *testing.T) {
+	for _, c := range []struct {
+		rt   *resourceType
+		path string
+		fast bool
+	}{
+		{groupType, `members[value eq "0193f0a8-1c2d-7e3f-8a4b-5c6d7e8f9a0b"]`, true},
+		{groupType, `members[value EQ "x"]`, true},
+		{groupType, `members[value  eq  "x"]`, true},
+		{groupType, `Members[Value eq "x"]`, true},
+		{groupType, `members[value eq "x"].display`, true},
+		{userType, `emails[type eq "work"]`, true},
+		{userType, `emails[type eq "work"].value`, true},
+		{userType, `emails[value eq "zoë@example.com"].primary`, true},
+		{userType, `emails[type eq "work"].nope`, false},
+		{userType, `emails[nope eq "work"]`, false},
+		{userType, `emails[type eq "wo\"rk"]`, false},
+		{userType, `emails[type ne "work"]`, false},
+		{userType, `emails[type eq work]`, false},
+		{userType, `emails[primary eq "true"]`, true},
+		{userType, `emails[type eq "work" and value eq "x"]`, false},
+		{userType, `userName[value eq "x"]`, false},
+		{userType, `name[givenName eq "x"]`, false},
+		{userType, `urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "work"]`, false},
+		{userType, `emails[type eq "work"]x`, false},
+		{userType, `emails[ type eq "work"]`, false},
+		{userType, `[type eq "work"]`, false},
+	} {
+		fast, ok := simpleValuePath(c.rt, c.path)
+		if ok != c.fast {
+			t.Errorf("simpleValuePath(%s) answered %v, want %v", c.path, ok, c.fast)
+		}
+		if !ok {
+			continue
+		}
+		slow, err := resolveFilterPath(c.rt, c.path)
+		if err != nil || !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%s: simpleValuePath %+v, parser %+v, %v", c.path, fast, slow, err)
+		}
+	}
+}
