@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-scim/roster/store"
@@ -26,6 +27,25 @@ type TokenLookup interface {
 // DefaultCacheTTL is how long SCIMBearer trusts a token it has checked.
 // It bounds how late a revocation or a tenant suspension takes effect.
 const DefaultCacheTTL = 30 * time.Second
+
+// DefaultNegativeTTL is how long SCIMBearer remembers a token the store
+// did not know (or knew as revoked), so an IdP retrying a stale token, or
+// a flood of one garbage token, costs one store lookup per interval
+// instead of one per request. It bounds how late a token created on
+// another node works here if it was presented before it existed; a token
+// minted on this node works at once (MintToken invalidates the entries).
+const DefaultNegativeTTL = 5 * time.Second
+
+// negativeCacheSize bounds the remembered refusals: a flood of distinct
+// garbage tokens evicts them rather than grows memory (each entry is a
+// hash and a few words, well under 1 MB in all).
+const negativeCacheSize = 4096
+
+// minted counts the tokens MintToken created in this process. A
+// remembered refusal is only trusted while the count is what it was when
+// the store lookup started, so a token minted here is never hidden by a
+// refusal of the same secret.
+var minted atomic.Uint64
 
 // defaultCacheSize bounds the cache: far more tokens than any deployment
 // has in active use, small enough (a few MB) not to matter.
@@ -46,6 +66,10 @@ type BearerOptions struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached tokens (default 10000).
 	CacheSize int
+	// NegativeTTL is how long an unknown or revoked token is refused
+	// without asking the store again (see DefaultNegativeTTL). Zero or
+	// negative: every such request asks the store.
+	NegativeTTL time.Duration
 	// Logger receives store errors (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests move it.
@@ -135,20 +159,30 @@ type cached struct {
 	touched time.Time // when LastUsedAt was last written (or read as written)
 }
 
+// refused is a remembered refusal of an unknown or revoked token.
+type refused struct {
+	err     *refusal
+	expires time.Time
+	minted  uint64 // the minted count when the store lookup started
+}
+
 type verifier struct {
 	tokens TokenLookup
 	ttl    time.Duration
+	negTTL time.Duration
 	size   int
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*cached // by token hash
+	mu       sync.Mutex
+	cache    map[string]*cached // by token hash
+	neg      map[string]refused // by token hash
+	negSwept time.Time
 }
 
 func newVerifier(tokens TokenLookup, o BearerOptions) *verifier {
-	v := &verifier{tokens: tokens, ttl: o.CacheTTL, size: o.CacheSize, log: o.Logger, now: o.Now,
-		cache: map[string]*cached{}}
+	v := &verifier{tokens: tokens, ttl: o.CacheTTL, negTTL: o.NegativeTTL, size: o.CacheSize, log: o.Logger, now: o.Now,
+		cache: map[string]*cached{}, neg: map[string]refused{}}
 	if v.size <= 0 {
 		v.size = defaultCacheSize
 	}
@@ -193,6 +227,13 @@ func (v *verifier) verify(ctx context.Context, header string) (Caller, error) {
 		e.touched = now
 		touch = true
 	}
+	var known *refusal
+	gen := minted.Load()
+	if e == nil && v.negTTL > 0 {
+		if n, ok := v.neg[hash]; ok && now.Before(n.expires) && n.minted == gen {
+			known = n.err
+		}
+	}
 	v.mu.Unlock()
 	if e != nil {
 		if touch {
@@ -200,10 +241,13 @@ func (v *verifier) verify(ctx context.Context, header string) (Caller, error) {
 		}
 		return e.caller, nil
 	}
+	if known != nil {
+		return Caller{}, known
+	}
 
 	t, err := v.tokens.TokenByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return Caller{}, errUnknown
+		return Caller{}, v.refuseAgain(hash, errUnknown, now, gen)
 	}
 	if err != nil {
 		v.log.ErrorContext(ctx, "scim token lookup failed", "err", err)
@@ -216,12 +260,12 @@ func (v *verifier) verify(ctx context.Context, header string) (Caller, error) {
 		return Caller{}, errUnknown
 	}
 	if !t.RevokedAt.IsZero() {
-		return Caller{}, errRevoked
+		return Caller{}, v.refuseAgain(hash, errRevoked, now, gen)
 	}
 	tenant, err := v.tokens.GetTenant(ctx, t.TenantID)
 	if errors.Is(err, store.ErrNotFound) {
 		// A token outliving its tenant is as good as unknown.
-		return Caller{}, errUnknown
+		return Caller{}, v.refuseAgain(hash, errUnknown, now, gen)
 	}
 	if err != nil {
 		v.log.ErrorContext(ctx, "scim token tenant lookup failed", "err", err, "tenant", t.TenantID)
@@ -251,6 +295,37 @@ func (v *verifier) touch(ctx context.Context, tokenID string, now time.Time) {
 	if err := v.tokens.TouchToken(ctx, tokenID, store.Timestamp(now)); err != nil {
 		v.log.WarnContext(ctx, "recording scim token use failed", "err", err, "token", tokenID)
 	}
+}
+
+// refuseAgain remembers that hash was refused with err (when the negative
+// cache is on) and returns err. gen is the minted count read before the
+// store lookup: a token minted since then makes the entry void. A full
+// table first drops expired entries (at most once per NegativeTTL, so a
+// flood does not pay a sweep per request), then an arbitrary one.
+func (v *verifier) refuseAgain(hash string, err *refusal, now time.Time, gen uint64) *refusal {
+	if v.negTTL <= 0 {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.neg) >= negativeCacheSize {
+		if now.Sub(v.negSwept) >= v.negTTL {
+			v.negSwept = now
+			for k, n := range v.neg {
+				if !now.Before(n.expires) || n.minted != gen {
+					delete(v.neg, k)
+				}
+			}
+		}
+		for k := range v.neg {
+			if len(v.neg) < negativeCacheSize {
+				break
+			}
+			delete(v.neg, k)
+		}
+	}
+	v.neg[hash] = refused{err: err, expires: now.Add(v.negTTL), minted: gen}
+	return err
 }
 
 func (v *verifier) put(hash string, e *cached) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roster-scim/roster/store"
 )
 
 // clock is a settable test clock.
@@ -247,5 +249,90 @@ func BenchmarkSCIMBearer(b *testing.B) {
 				h.ServeHTTP(rec, req)
 			}
 		})
+	}
+}
+
+// presetCreator stores a minted token under the hash of a secret chosen in
+// advance, as if MintToken had drawn that secret: the only way to present
+// a token before it exists and then mint it.
+type presetCreator struct {
+	*fakeStore
+	secret string
+}
+
+func (p presetCreator) CreateToken(ctx context.Context, t *store.Token) error {
+	c := *t
+	c.Hash = HashSecret(p.secret)
+	return p.fakeStore.CreateToken(ctx, &c)
+}
+
+func TestSCIMBearerRemembersRefusals(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	fs := newFakeStore()
+	fs.addTenant("acme", false)
+	revoked, revokedTok, _ := MintToken(ctx, fs, "acme", "old", clk.Now())
+	fs.revoke(revokedTok.ID, clk.Now())
+	h := SCIMBearer(fs, BearerOptions{CacheTTL: 30 * time.Second, NegativeTTL: 5 * time.Second, Logger: quietLogger(), Now: clk.Now})(echoCaller)
+	unknown := TokenPrefix + strings.Repeat("B", 43)
+
+	for _, c := range []struct{ name, secret, detail string }{{"unknown", unknown, "unknown token"}, {"revoked", revoked, "token revoked"}} {
+		before, _ := fs.counts()
+		for i := range 100 {
+			res, body := do(t, h, "Bearer "+c.secret)
+			if res.StatusCode != 401 || !strings.Contains(body, c.detail) {
+				t.Fatalf("%s token, request %d: got %d %s, want 401 %s", c.name, i, res.StatusCode, body, c.detail)
+			}
+		}
+		if after, _ := fs.counts(); after-before != 1 {
+			t.Errorf("%s token: 100 requests within 5 s cost %d store lookups, want 1", c.name, after-before)
+		}
+		clk.Add(6 * time.Second)
+		do(t, h, "Bearer "+c.secret)
+		if after, _ := fs.counts(); after-before != 2 {
+			t.Errorf("%s token after the negative TTL: %d store lookups in all, want 2 (asked again)", c.name, after-before)
+		}
+	}
+
+	// A token created by another node under a secret already refused here
+	// works once the refusal expires.
+	late := TokenPrefix + strings.Repeat("C", 43)
+	if res, _ := do(t, h, "Bearer "+late); res.StatusCode != 401 {
+		t.Fatalf("not yet created: got %d, want 401", res.StatusCode)
+	}
+	fs.CreateToken(ctx, &store.Token{ID: "other-node", TenantID: "acme", Hash: HashSecret(late)})
+	clk.Add(6 * time.Second)
+	if res, body := do(t, h, "Bearer "+late); res.StatusCode != 200 {
+		t.Errorf("token created elsewhere, after the negative TTL: got %d %s, want 200", res.StatusCode, body)
+	}
+
+	// A token minted on this node works at once, even under a secret
+	// refused a moment ago.
+	fresh := TokenPrefix + strings.Repeat("D", 43)
+	if res, _ := do(t, h, "Bearer "+fresh); res.StatusCode != 401 {
+		t.Fatalf("not yet minted: got %d, want 401", res.StatusCode)
+	}
+	if _, _, err := MintToken(ctx, presetCreator{fs, fresh}, "acme", "new", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := do(t, h, "Bearer "+fresh); res.StatusCode != 200 {
+		t.Errorf("token minted on this node right after a refusal: got %d %s, want 200", res.StatusCode, body)
+	}
+}
+
+func TestSCIMBearerNegativeCacheIsBounded(t *testing.T) {
+	fs := newFakeStore()
+	v := newVerifier(fs, BearerOptions{CacheTTL: time.Minute, NegativeTTL: time.Hour, Logger: quietLogger()})
+	for i := range 3 * negativeCacheSize {
+		secret := fmt.Sprintf("%s%043d", TokenPrefix, i)
+		if _, err := v.verify(context.Background(), "Bearer "+secret); err != errUnknown {
+			t.Fatalf("garbage token %d: %v, want unknown", i, err)
+		}
+	}
+	if n := len(v.neg); n > negativeCacheSize {
+		t.Errorf("after %d distinct garbage tokens the negative cache holds %d entries, want at most %d", 3*negativeCacheSize, n, negativeCacheSize)
+	}
+	if lookups, _ := fs.counts(); lookups != 3*negativeCacheSize {
+		t.Errorf("%d store lookups for %d distinct tokens, want one each", lookups, 3*negativeCacheSize)
 	}
 }

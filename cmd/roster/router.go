@@ -92,7 +92,11 @@ func newRouter(d routerDeps) http.Handler {
 		},
 	})
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(auth.SCIMBearer(d.store, auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, Logger: d.log}), noteTenant, d.reqlog.Middleware,
+		// Unknown and revoked tokens are remembered as refused for a few
+		// seconds (a flood of one bad token is not a flood of store
+		// lookups); token_cache_ttl: 0s turns both caches off.
+		bearer := auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, NegativeTTL: min(d.cfg.SCIM.TokenCacheTTL, auth.DefaultNegativeTTL), Logger: d.log}
+		r.Use(auth.SCIMBearer(d.store, bearer), noteTenant, d.reqlog.Middleware,
 			scimRateLimit(d.cfg.SCIM.RateLimit, d.metrics))
 		r.Handle("/*", scimAPI)
 		r.Handle("/", scimAPI)
