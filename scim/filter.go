@@ -8,6 +8,7 @@ import (
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/filter"
 	fp "github.com/scim2/filter-parser/v2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // compileFilter turns a filter parameter into a store.Expr with canonical
@@ -368,12 +369,22 @@ func compare(leaf *attrDef, p store.AttrPath, op string, value any) (store.Expr,
 	case "complex":
 		return nil, badRequest(typeInvalidFilter, "%s is complex: filter on one of its sub-attributes", p)
 	default: // string, reference
-		if _, ok := value.(string); !ok {
+		s, ok := value.(string)
+		if !ok {
 			return nil, badRequest(typeInvalidFilter, "%s is a string: quote the value", p)
+		}
+		if p == userNamePath {
+			// userName is stored in NFC (see setUser): a value with a
+			// decomposed accent must find the same login. Already-NFC
+			// values (ASCII among them) come back as they are.
+			value = norm.NFC.String(s)
 		}
 	}
 	return store.Compare{Attr: p, Op: op, Value: value}, nil
 }
+
+// userNamePath is the User's userName, stored and so filtered in NFC.
+var userNamePath = store.AttrPath{Name: "userName"}
 
 // unescapeValue undoes the JSON escapes the parser leaves in strings.
 func unescapeValue(v any) (any, error) {

@@ -315,3 +315,28 @@ func TestFilterCache(t *testing.T) {
 		t.Errorf("recently used entry evicted")
 	}
 }
+
+// TestFilterUserNameNFC: userName is stored in NFC, so a filter spelling
+// the same login with a decomposed accent (e + U+0301, as macOS input
+// and some HR exports produce) finds it, whichever way the filter is
+// written: the IdP's plain lookup, a JSON escape, inside a conjunction,
+// or as a prefix.
+func TestFilterUserNameNFC(t *testing.T) {
+	e := newEnv(t)
+	id := e.createUser("josé@example.com") // composed U+00E9
+	e.createUser("jose@example.com")
+	for _, f := range []string{
+		"userName eq \"jose\u0301@example.com\"",
+		`userName eq "jose\u0301@example.com"`, // the escape itself, as JSON writes it
+		"userName eq \"JOSE\u0301@EXAMPLE.COM\"",
+		"userName eq \"jose\u0301@example.com\" and active eq true",
+		"userName sw \"jose\u0301\"",
+	} {
+		r := e.must(200, "GET", "/Users?filter="+url.QueryEscape(f), "")
+		list := r.json(t)
+		res, _ := list["Resources"].([]any)
+		if len(res) != 1 || at(res[0], "id") != id {
+			t.Errorf("filter %q\n got %s\nwant only josé (%s)", f, r.body, id)
+		}
+	}
+}
