@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/roster-scim/roster/store"
 )
@@ -301,6 +302,14 @@ func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*stor
 		if err != nil {
 			return nil, err
 		}
+		// The name is written before the members, so a member list the
+		// store would refuse must be refused first: a failed PUT leaves
+		// the group as it was.
+		if given && attempt == 0 {
+			if err := h.checkMembers(ctx, tenant, id, members); err != nil {
+				return nil, err
+			}
+		}
 		if err := h.store.UpdateGroup(ctx, &g); err != nil {
 			if retryable(err, conditional, attempt) {
 				continue
@@ -316,12 +325,58 @@ func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*stor
 			}
 			before := h.membersBefore(ctx, tenant, id)
 			if _, err = h.store.ReplaceMembers(ctx, tenant, id, version, members); err != nil {
+				// Only a race gets here (a member deleted, or the group
+				// written, since checkMembers): put the old name back.
+				h.restoreGroup(ctx, cur, &g)
 				return nil, err
 			}
 			h.seatsAfterMembers(ctx, tenant, id, append(before, idsOf(members)...))
 			return h.store.GetGroup(ctx, tenant, id)
 		}
 		return &g, nil
+	}
+}
+
+// checkMembers refuses, as the store would, a member list with an empty
+// or self reference or an id that is no user or group of the tenant.
+func (h *handler) checkMembers(ctx context.Context, tenant, groupID string, members []store.Member) error {
+	seen := make(map[string]bool, len(members))
+	for _, m := range members {
+		switch {
+		case m.MemberID == "":
+			return &store.ErrInvalid{Field: "members", Reason: "member value is required"}
+		case m.MemberID == groupID:
+			return &store.ErrInvalid{Field: "members", Reason: "a group cannot be a member of itself"}
+		case seen[m.MemberID]:
+			continue
+		}
+		seen[m.MemberID] = true
+		var err error
+		isGroup := strings.EqualFold(m.Type, store.MemberGroup)
+		if !isGroup {
+			_, err = h.store.GetUser(ctx, tenant, m.MemberID)
+		}
+		if isGroup || m.Type == "" && errors.Is(err, store.ErrNotFound) {
+			_, err = h.store.GetGroup(ctx, tenant, m.MemberID)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return &store.ErrInvalid{Field: "members", Reason: "no user or group with id " + m.MemberID}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreGroup undoes a PUT's write of old's fields (now at written's
+// version) after its member list failed; if the group changed again
+// meanwhile, that later write stands.
+func (h *handler) restoreGroup(ctx context.Context, old, written *store.Group) {
+	g := *old
+	g.Version = written.Version
+	if err := h.store.UpdateGroup(context.WithoutCancel(ctx), &g); err != nil {
+		h.log.WarnContext(ctx, "scim: restoring a group after a failed PUT", "group", old.ID, "err", err)
 	}
 }
 

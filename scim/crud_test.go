@@ -279,6 +279,57 @@ func TestPutGroup(t *testing.T) {
 	}
 }
 
+// failingMembers is the real store whose ReplaceMembers fails, as when a
+// member is deleted between the PUT's check and its write.
+type failingMembers struct{ Store }
+
+func (failingMembers) ReplaceMembers(context.Context, string, string, int64, []store.Member) (int64, error) {
+	return 0, &store.ErrInvalid{Field: "members", Reason: "no user with id gone"}
+}
+
+// TestPutGroupFailureChangesNothing: a PUT renaming a group whose member
+// list cannot be written answers an error and leaves the group as it was,
+// name and members, not renamed with the old members.
+func TestPutGroupFailureChangesNothing(t *testing.T) {
+	var fm failingMembers
+	for _, c := range []struct {
+		name    string
+		mod     []func(*Deps)
+		members func(e *env, self string) string
+		sameTag bool // nothing was written at all
+	}{
+		{"unknown member", nil, func(*env, string) string { return `[{"value":"` + store.NewID() + `"}]` }, true},
+		{"unknown group member", nil, func(*env, string) string { return `[{"value":"` + store.NewID() + `","type":"Group"}]` }, true},
+		{"itself", nil, func(_ *env, self string) string { return `[{"value":"` + self + `"}]` }, true},
+		{"another tenant's user", nil, func(e *env, _ string) string {
+			r := e.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"outsider"}`, tenantHdr+": tenant-b")
+			return `[{"value":"` + r.json(e.t)["id"].(string) + `"}]`
+		}, true},
+		{"member write fails", []func(*Deps){func(d *Deps) { fm.Store = d.Store; d.Store = fm }},
+			func(e *env, _ string) string { return `[{"value":"` + e.createUser("late") + `"}]` }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, c.mod...)
+			a := e.createUser("a")
+			created := e.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Before","members":[{"value":"`+a+`"}]}`)
+			gid := created.json(t)["id"].(string)
+			members := c.members(e, gid)
+			r := e.do("PUT", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"After","members":`+members+`}`)
+			if r.code < 400 || r.code >= 500 {
+				t.Errorf("PUT with members %s: got %d %s, want a 4xx", members, r.code, r.body)
+			}
+			got := e.must(200, "GET", "/Groups/"+gid, "")
+			g := got.json(t)
+			if g["displayName"] != "Before" || at(g, "members", 0, "value") != a || at(g, "members", 1) != nil {
+				t.Errorf("after the failed PUT:\n got %s\nwant displayName Before with member %s", got.body, a)
+			}
+			if c.sameTag && got.header.Get("ETag") != created.header.Get("ETag") {
+				t.Errorf("after the failed PUT: ETag %s, want %s (nothing written)", got.header.Get("ETag"), created.header.Get("ETag"))
+			}
+		})
+	}
+}
+
 func TestDeleteUserRemovesMemberships(t *testing.T) {
 	e := newEnv(t)
 	u := e.createUser("leaver")
