@@ -340,7 +340,14 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.As
 			args = append(args, f.v)
 		}
 	}
-	return list(ctx, s.rd, scanAssignment, `SELECT `+assignCols+` FROM assignments a WHERE `+where.String()+` ORDER BY a.created, a.id`, args...)
+	from := `assignments a`
+	if q.UserID != "" && q.PoolID == "" {
+		// Without statistics SQLite walks the primary key's tenant prefix
+		// here, every assignment of the tenant, rather than this index:
+		// a user's licenses then cost as much as the tenant's seats.
+		from = `assignments a INDEXED BY assignments_user`
+	}
+	return list(ctx, s.rd, scanAssignment, `SELECT `+assignCols+` FROM `+from+` WHERE `+where.String()+` ORDER BY a.created, a.id`, args...)
 }
 
 // Recount makes the pool's counters agree with its assignments: it sets
