@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	defer raw.Close()
 	m := newMetrics()
 	m.reg.MustRegister(newStateCollector(raw, log))
+	observeFilterScans(raw, m, log)
 	st := instrumentStore(raw, m)
 
 	// Listen before touching any data: if the port is taken, the first

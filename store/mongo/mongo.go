@@ -51,6 +51,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/filter"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -76,7 +77,15 @@ type Store struct {
 	// hook, when set (tests only), is called at named protocol steps; an
 	// error it returns stops the operation there, as a crash would.
 	hook func(step string) error
+	// scans hears of filters answered by a bounded scan (ObserveFilterScans).
+	scans filter.ScanObserver
 }
+
+// ObserveFilterScans has obs told of every list request whose filter
+// was answered partly by a bounded scan evaluated in Go (an attribute
+// without an index, or a condition the translation leaves to Go),
+// refused or not. Call it before the store is used.
+func (s *Store) ObserveFilterScans(obs filter.ScanObserver) { s.scans = obs }
 
 type collections struct {
 	tenants, tokens, users, groups, members, products, pools, rules,

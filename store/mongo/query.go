@@ -606,7 +606,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 		}
 		return out, nil
 	}
-	docs, err := scan[userDoc](ctx, s, p, collUsers)
+	docs, err := scan[userDoc](ctx, s, p, collUsers, store.MemberUser, q)
 	if err != nil {
 		return nil, err
 	}
@@ -653,12 +653,14 @@ func (s *Store) pageInMongo(ctx context.Context, p *listPlan, q store.Query, col
 }
 
 // scan reads the documents a plan's indexed part selects, refusing more
-// than its MaxScan: the Go side would otherwise read a whole tenant.
-func scan[T any](ctx context.Context, s *Store, p *listPlan, coll string) ([]T, error) {
+// than its MaxScan: the Go side would otherwise read a whole tenant. A
+// filter with an unindexed part is reported to the scan observer.
+func scan[T any](ctx context.Context, s *Store, p *listPlan, coll, resource string, q store.Query) ([]T, error) {
 	docs, err := findAll[T](ctx, s.db.Collection(coll), p.filter, options.Find().SetLimit(int64(p.maxScan)+1).SetBatchSize(1000))
 	if err != nil {
 		return nil, err
 	}
+	filter.Report(ctx, s.scans, resource, q, p.rest, len(docs), len(docs) > p.maxScan)
 	if len(docs) > p.maxScan {
 		return nil, p.scanLimitErr()
 	}
@@ -707,7 +709,7 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 		}
 		return out, nil
 	}
-	docs, err := scan[groupDoc](ctx, s, p, collGroups)
+	docs, err := scan[groupDoc](ctx, s, p, collGroups, store.MemberGroup, q)
 	if err != nil {
 		return nil, err
 	}

@@ -569,6 +569,7 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string, q store.Query) (
 		if err != nil {
 			return err
 		}
+		filter.Report(ctx, s.scans, store.MemberUser, q, p.rest, len(cands), len(cands) > p.q.MaxScan)
 		if len(cands) > p.q.MaxScan {
 			return p.scanLimitErr()
 		}
@@ -616,6 +617,7 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string, q store.Query) 
 		if err != nil {
 			return err
 		}
+		filter.Report(ctx, s.scans, store.MemberGroup, q, p.rest, len(cands), len(cands) > p.q.MaxScan)
 		if len(cands) > p.q.MaxScan {
 			return p.scanLimitErr()
 		}

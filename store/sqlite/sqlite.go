@@ -55,6 +55,7 @@ type Store struct {
 	rd    cdb      // r with prepared statements
 	runs  runCache // per tenant, users in id order cut into counted runs (position.go)
 	batch batcher  // single-statement writes committed together (batch.go)
+	scans scanObs  // see ObserveFilterScans (scan.go)
 
 	ck       *sql.DB // one connection for background checkpoints
 	stopCk   chan struct{}

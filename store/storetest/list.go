@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -535,4 +537,61 @@ func testListGroups(t *testing.T, e *env) {
 	}
 	_, err = e.s.ListGroups(e.ctx, ten.ID, store.Query{Filter: cmp("description", "", store.OpPr, nil), Limit: 10, MaxScan: 5})
 	wantInvalid(t, err, "filter", "ListGroups(unindexed filter over more than MaxScan groups)")
+}
+
+// testFilterScanReports: DESIGN §3 wants a filter the indexes cannot
+// answer to say so; a backend reports each such list request, with the
+// filter's shape and never its values, and reports nothing for filters
+// its indexes answer.
+func testFilterScanReports(t *testing.T, e *env) {
+	o, ok := e.s.(interface{ ObserveFilterScans(filter.ScanObserver) })
+	if !ok {
+		t.Fatalf("%T has no ObserveFilterScans(filter.ScanObserver)", e.s)
+	}
+	var mu sync.Mutex
+	var got []filter.Scan
+	o.ObserveFilterScans(func(_ context.Context, s filter.Scan) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, s)
+	})
+	reports := func() []filter.Scan {
+		mu.Lock()
+		defer mu.Unlock()
+		r := got
+		got = nil
+		return r
+	}
+	ten := e.tenant("t")
+	for i := range 12 {
+		e.user(ten.ID, fmt.Sprintf("u%02d", i), func(u *store.User) { u.Title = "Engineer" })
+	}
+	e.group(ten.ID, "Staff")
+
+	_, err := e.s.ListUsers(e.ctx, ten.ID, store.Query{Filter: cmp("userName", "", store.OpSw, "u0"), Limit: 10})
+	e.must(err, "ListUsers(indexed)")
+	if r := reports(); len(r) != 0 {
+		t.Errorf("indexed filter reported as a scan: %+v", r)
+	}
+
+	unindexed := cmp("title", "", store.OpEq, "Engineer")
+	_, err = e.s.ListUsers(e.ctx, ten.ID, store.Query{Filter: and(cmp("userName", "", store.OpSw, "u0"), unindexed), Limit: 10})
+	e.must(err, "ListUsers(u0* and title)")
+	want := filter.Scan{Resource: "User", Filter: "userName sw ? and title eq ?", Unindexed: "title eq ?", Scanned: 10}
+	if r := reports(); len(r) != 1 || r[0] != want {
+		t.Errorf("partly unindexed filter: reports %+v, want one %+v", r, want)
+	}
+
+	_, err = e.s.ListUsers(e.ctx, ten.ID, store.Query{Filter: unindexed, Limit: 10, MaxScan: 5})
+	wantInvalid(t, err, "filter", "ListUsers(unindexed over more than MaxScan)")
+	if r := reports(); len(r) != 1 || !r[0].Refused || r[0].Unindexed != "title eq ?" || r[0].Scanned <= 5 {
+		t.Errorf("refused scan: reports %+v, want one refused title eq ? over more than 5 candidates", r)
+	}
+
+	ext := store.Compare{Attr: store.AttrPath{URN: "urn:example:params:scim:schemas:extension:acme:2.0:Group", Name: "costCenter"}, Op: store.OpEq, Value: "C-17"}
+	_, err = e.s.ListGroups(e.ctx, ten.ID, store.Query{Filter: ext, Limit: 10})
+	e.must(err, "ListGroups(extension attribute)")
+	if r := reports(); len(r) != 1 || r[0].Resource != "Group" || r[0].Filter != ext.Attr.String()+" eq ?" || r[0].Refused {
+		t.Errorf("unindexed group filter: reports %+v, want one Group scan", r)
+	}
 }

@@ -87,6 +87,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ListUsersSortAndPage", testListUsersSortPage},
 		{"ListUsersScanLimit", testListUsersScanLimit},
 		{"ListGroups", testListGroups},
+		{"FilterScanReports", testFilterScanReports},
 		{"Sessions", testSessions},
 		{"SeatRequests", testSeatRequests},
 		{"PoolSamples", testPoolSamples},
