@@ -83,6 +83,7 @@ type server struct {
 	importSlots chan struct{}
 	importWait  time.Duration
 	meters      meters
+	accounts    accountCache
 	log         *slog.Logger
 	now         func() time.Time
 	cop         *http.CrossOriginProtection
@@ -194,6 +195,7 @@ func (s *server) routes() {
 	m.HandleFunc("POST /bootstrap", s.bootstrapRedeem)
 	m.Handle("GET /static/", s.assets.staticHandler())
 	m.HandleFunc("GET /switch", s.signedIn(s.switchTenant))
+	m.HandleFunc("GET /accounts", s.signedIn(s.accountsPage))
 
 	t := func(pattern string, h handler) { m.HandleFunc(pattern, s.inTenant(h)) }
 	t("GET /t/{tenant}/{$}", func(c *rc) error { return c.redirect(c.T("users"), "") })
@@ -310,7 +312,12 @@ func (s *server) inTenant(h handler) http.HandlerFunc {
 			return
 		}
 		id := r.PathValue("tenant")
-		if !c.operator() && c.sess.TenantID != id {
+		mine, err := s.administers(r.Context(), c.sess, id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !c.operator() && !mine {
 			s.log.WarnContext(r.Context(), "admin: tenant admin refused another tenant", "subject", c.sess.Subject,
 				"own", c.sess.TenantID, "asked", id, "path", r.URL.Path)
 			s.errorPage(w, r, http.StatusForbidden, "Not your account",
@@ -386,11 +393,12 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) (*rc, bool) {
 	return &rc{s: s, w: w, r: r, sess: sess}, true
 }
 
-// home sends a tenant admin to their users and an operator to the tenant
-// they last looked at, or to the list of tenants.
+// home sends a tenant admin to the users of the tenant they last chose
+// (or their first) and an operator to the tenant they last looked at, or
+// to the list of tenants.
 func (s *server) home(c *rc) error {
 	if !c.operator() {
-		return c.redirect(s.base+"/t/"+c.sess.TenantID+"/users", "")
+		return c.redirect(s.base+"/t/"+s.lastTenant(c)+"/users", "")
 	}
 	if ck, err := c.r.Cookie(lastTenantCookie); err == nil {
 		if _, err := s.st.GetTenant(c.ctx(), ck.Value); err == nil {
@@ -403,14 +411,22 @@ func (s *server) home(c *rc) error {
 // lastTenantCookie remembers the operator's tenant switcher choice.
 const lastTenantCookie = "roster_tenant"
 
-// switchTenant is the operators' tenant switcher (a GET form, so it works
-// without JavaScript and never changes state).
+// switchTenant is the tenant switcher of operators and of admins of
+// several tenants (a GET form, so it works without JavaScript and never
+// changes state).
 func (s *server) switchTenant(c *rc) error {
-	if !c.operator() {
-		return c.redirect(s.base+"/t/"+c.sess.TenantID+"/users", "")
-	}
 	id := c.r.URL.Query().Get("tenant")
-	if _, err := s.st.GetTenant(c.ctx(), id); err != nil {
+	if !c.operator() {
+		mine, err := s.administers(c.ctx(), c.sess, id)
+		if err != nil {
+			return err
+		}
+		if !mine {
+			s.errorPage(c.w, c.r, http.StatusForbidden, "Not your account",
+				"This page belongs to another account. You can manage only your own organisation's users and licenses.")
+			return nil
+		}
+	} else if _, err := s.st.GetTenant(c.ctx(), id); err != nil {
 		return err
 	}
 	page := c.r.URL.Query().Get("page")

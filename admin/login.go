@@ -95,7 +95,17 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "admin: signed in", "subject", sess.Subject, "role", sess.Role, "tenant", sess.TenantID)
-	http.Redirect(w, r, s.safeNext(next), http.StatusSeeOther)
+	next = s.safeNext(next)
+	if sess.Role == store.RoleTenantAdmin && next == s.base+"/" {
+		// Someone who administers several tenants picks one first, rather
+		// than land in whichever sorts first by name.
+		if ts, err := s.adminTenants(r.Context(), sess); err != nil {
+			s.log.ErrorContext(r.Context(), "admin: listing the tenants of an admin", "err", err)
+		} else if len(ts) > 1 {
+			next = s.base + "/accounts"
+		}
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // refusedData is the page for a person who may not use the portal.

@@ -499,3 +499,79 @@ func snapshot(t *testing.T, e *env, tenantID string) string {
 	b.WriteString("|rules=" + itoa(int64(len(rules))) + "|invitations=" + itoa(int64(invs)) + "|requests=" + itoa(int64(len(reqs))))
 	return b.String()
 }
+
+// TestAdminOfSeveralTenants signs in Carol, account admin of Acme and of
+// Globex under one verified e-mail: she chooses among exactly those two,
+// switches between them in the header, and still gets 403 from a third
+// tenant and from one whose rights she loses.
+func TestAdminOfSeveralTenants(t *testing.T) {
+	o := newOIDCEnvWith(t, oidcSetup{users: opUsers{"carol": opUser("carol", "carol@example.test", true)}})
+	o.user(o.acme.ID, "carol@example.test", true)
+	inGlobex := o.user(o.globex.ID, "carol@example.test", true)
+	initech := &store.Tenant{Name: "Initech"}
+	must(t, o.st.CreateTenant(o.ctx, initech))
+	o.user(initech.ID, "carol@example.test", false) // a user there, not an admin
+
+	b := o.browser(t)
+	res, body := b.signIn("carol")
+	if res.StatusCode != 200 || res.Request.URL.Path != "/admin/accounts" {
+		t.Fatalf("Carol lands on %s with %d, want the account chooser:\n%s", res.Request.URL, res.StatusCode, body)
+	}
+	for _, want := range []string{">Acme</a>", ">Globex</a>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("chooser lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Initech") {
+		t.Errorf("chooser offers Initech, where Carol is not an admin")
+	}
+
+	res, body = b.get(o.portal.URL + "/admin/switch?tenant=" + o.globex.ID)
+	if res.StatusCode != 200 || res.Request.URL.Path != "/admin/t/"+o.globex.ID+"/users" || !strings.Contains(body, "bob@globex.test") {
+		t.Fatalf("choosing Globex: %s %d", res.Request.URL, res.StatusCode)
+	}
+	if !strings.Contains(body, `id="tenant-switch"`) || !strings.Contains(body, `value="`+o.acme.ID+`"`) || strings.Contains(body, `value="`+initech.ID+`"`) {
+		t.Errorf("header switcher should offer Acme and Globex only:\n%s", body)
+	}
+	if strings.Contains(body, "Platform") {
+		t.Errorf("an admin of several tenants sees operator menus")
+	}
+	// The portal's home remembers the choice.
+	if res, _ := b.get(o.portal.URL + "/admin/"); res.Request.URL.Path != "/admin/t/"+o.globex.ID+"/users" {
+		t.Errorf("home after choosing Globex: %s", res.Request.URL)
+	}
+	// Acts in Globex work.
+	res, _ = b.post(o.portal.URL+"/admin/t/"+o.globex.ID+"/settings", url.Values{"name": {"Globex Corp"}})
+	if g, _ := o.st.GetTenant(o.ctx, o.globex.ID); res.StatusCode != 200 || g.Name != "Globex Corp" {
+		t.Errorf("renaming Globex as its admin: %d, name %q", res.StatusCode, g.Name)
+	}
+	if res, _ := b.get(o.portal.URL + "/admin/t/" + o.acme.ID + "/users"); res.StatusCode != 200 {
+		t.Errorf("Acme users: %d", res.StatusCode)
+	}
+
+	// Initech is not hers, by URL or by the switcher.
+	for _, p := range []string{"/admin/t/" + initech.ID + "/users", "/admin/switch?tenant=" + initech.ID} {
+		if res, body := b.get(o.portal.URL + p); res.StatusCode != http.StatusForbidden || strings.Contains(body, "carol@example.test") {
+			t.Errorf("GET %s: %d, want 403", p, res.StatusCode)
+		}
+	}
+	before := snapshot(t, o.env, initech.ID)
+	if res, _ := b.post(o.portal.URL+"/admin/t/"+initech.ID+"/settings", url.Values{"name": {"Mine"}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("POST Initech settings: %d, want 403", res.StatusCode)
+	}
+	if after := snapshot(t, o.env, initech.ID); after != before {
+		t.Errorf("Initech changed:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// Losing her rights in Globex ends her access there on the next
+	// request; Acme stays hers.
+	inGlobex, _ = o.st.GetUser(o.ctx, o.globex.ID, inGlobex.ID)
+	inGlobex.AccountAdmin = false
+	must(t, o.st.UpdateUser(o.ctx, inGlobex))
+	if res, _ := b.get(o.portal.URL + "/admin/t/" + o.globex.ID + "/users"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("Globex after losing admin rights there: %d, want 403", res.StatusCode)
+	}
+	if res, _ := b.get(o.portal.URL + "/admin/t/" + o.acme.ID + "/users"); res.StatusCode != 200 {
+		t.Errorf("Acme after losing rights in Globex: %d", res.StatusCode)
+	}
+}

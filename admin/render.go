@@ -176,7 +176,7 @@ type page struct {
 	Session  *store.Session
 	Operator bool
 	Tenant   *store.Tenant
-	Tenants  []*store.Tenant // the operators' tenant switcher
+	Tenants  []*store.Tenant // the tenant switcher: operators', or an admin's of several tenants
 	// OIDCMissing shows the banner: sign-in is the bootstrap link.
 	OIDCMissing bool
 	Flash       *flash
@@ -252,6 +252,8 @@ func (c *rc) page(title, section string, data any) *page {
 		if rs, err := s.st.ListSeatRequests(c.ctx(), "", store.RequestPending); err == nil {
 			p.Pending = len(rs)
 		}
+	} else if ts, err := s.adminTenants(c.ctx(), c.sess); err == nil && len(ts) > 1 {
+		p.Tenants = ts
 	}
 	return p
 }

@@ -54,6 +54,7 @@ func sampleData(now time.Time) map[string][]any {
 		"error":      {errorData{Status: 404, Heading: "Not found", Message: "gone", Back: "/", BackLabel: "Back"}, errorData{Status: 500, Heading: "x", Message: "y"}},
 		"refused":    {refusedData{Who: "x@y.test", LoginURL: "/l"}, refusedData{Suspended: true}},
 		"signed_out": {loginData{OIDC: true}},
+		"accounts":   {accountsData{Accounts: []accountChoice{{Name: "Acme", URL: "/s?tenant=a", Current: true}, {Name: "Globex", URL: "/s?tenant=g"}}}, accountsData{}},
 		"bootstrap":  {bootstrapData{Token: "rsb_x", Action: "/b"}},
 		"confirm":    {confirmData{Heading: "Remove?", Message: "m", Items: []string{"a"}, Action: "/x", Fields: map[string]string{"a": "b"}, IDs: []string{"1"}, Button: "Go", Danger: true, Cancel: "/c"}},
 		"users":      {users("details"), users("licenses"), users("devices"), users("history"), &usersData{Page: 1, Pages: 1}},
