@@ -37,6 +37,12 @@ type usersData struct {
 	ListURL       string // the list with the current search, no selection
 	Panel         *userPanel
 	SearchError   string
+	// Walked: the pending list, which has no total (see pendingUsers);
+	// Scanned is how far into the list this page looked.
+	Walked     bool
+	From       int
+	Scanned    int
+	AnyPending bool // a row can get an invitation again
 }
 
 type userRow struct {
@@ -153,7 +159,13 @@ func userFilter(q, status string) store.Expr {
 func (s *server) usersPage(c *rc) error {
 	qv := c.r.URL.Query()
 	d := &usersData{Query: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), NewURL: c.T("users", "new"), BulkURL: c.T("users", "bulk")}
-	if d.Status != "active" && d.Status != "inactive" {
+	switch d.Status {
+	case "active", "inactive":
+	case "pending":
+		d.Walked = true
+		d.From, _ = strconv.Atoi(qv.Get("from"))
+		d.From = max(d.From, 0)
+	default:
 		d.Status = ""
 	}
 	d.Page, _ = strconv.Atoi(qv.Get("page"))
@@ -169,6 +181,9 @@ func (s *server) usersPage(c *rc) error {
 		if page > 1 {
 			v.Set("page", strconv.Itoa(page))
 		}
+		if d.Walked && d.From > 0 {
+			v.Set("from", strconv.Itoa(d.From))
+		}
 		if e := v.Encode(); e != "" {
 			return "?" + e
 		}
@@ -180,10 +195,25 @@ func (s *server) usersPage(c *rc) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{
-		Filter: userFilter(d.Query, d.Status), SortBy: store.AttrPath{Name: "userName"},
-		Offset: (d.Page - 1) * usersPerPage, Limit: usersPerPage, MaxScan: 10000,
-	})
+	var res *store.UserPage
+	if d.Walked {
+		var next int
+		res = &store.UserPage{}
+		res.Users, next, err = s.pendingUsers(c, userFilter(d.Query, ""), d.From)
+		if next > 0 {
+			v := url.Values{"status": {"pending"}, "from": {strconv.Itoa(next)}}
+			if d.Query != "" {
+				v.Set("q", d.Query)
+			}
+			d.NextURL, d.Scanned = c.T("users")+"?"+v.Encode(), next-d.From
+		}
+		res.Total = len(res.Users)
+	} else {
+		res, err = s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{
+			Filter: userFilter(d.Query, d.Status), SortBy: store.AttrPath{Name: "userName"},
+			Offset: (d.Page - 1) * usersPerPage, Limit: usersPerPage, MaxScan: 10000,
+		})
+	}
 	if _, bad := store.IsInvalid(err); bad {
 		d.SearchError = "This search matches too many users to list; type more of the name or e-mail."
 		res, err = &store.UserPage{}, nil
@@ -193,10 +223,10 @@ func (s *server) usersPage(c *rc) error {
 	}
 	d.Total = res.Total
 	d.Pages = max(1, (res.Total+usersPerPage-1)/usersPerPage)
-	if d.Page > 1 {
+	if d.Page > 1 && !d.Walked {
 		d.PrevURL = c.T("users") + listQuery(d.Page-1)
 	}
-	if d.Page < d.Pages {
+	if d.Page < d.Pages && !d.Walked {
 		d.NextURL = c.T("users") + listQuery(d.Page+1)
 	}
 	selected := c.r.PathValue("id")
@@ -204,6 +234,7 @@ func (s *server) usersPage(c *rc) error {
 		row := userRow{ID: u.ID, Name: fullName(u), UserName: u.UserName, Email: u.PrimaryEmail(),
 			URL: c.T("users", u.ID) + listQuery(d.Page), Selected: u.ID == selected}
 		row.Status, row.StatusClass = userStatus(u)
+		d.AnyPending = d.AnyPending || (u.Active && u.Activation == store.ActivationPending)
 		as, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{UserID: u.ID})
 		if err != nil {
 			return err

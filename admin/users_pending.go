@@ -1,0 +1,42 @@
+package admin
+
+import (
+	"github.com/roster-scim/roster/store"
+)
+
+// The store indexes no activation state, so "Pending activation" walks
+// the list in username order, a batch at a time, and keeps the pending
+// users: the cost of a page follows how rare pending users are, not how
+// many users the tenant has. The page has no total; Next continues the
+// walk from where this page stopped.
+const (
+	pendingBatch  = 200
+	pendingBudget = 5000 // users looked at per page, at most
+)
+
+// pendingUsers returns up to usersPerPage pending users of the list that
+// filter selects, starting at position from, and where the next page
+// starts (0: no more).
+func (s *server) pendingUsers(c *rc, filter store.Expr, from int) (users []*store.User, next int, err error) {
+	at := from
+	for at-from < pendingBudget {
+		res, err := s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{Filter: filter, SortBy: store.AttrPath{Name: "userName"},
+			Offset: at, Limit: pendingBatch, MaxScan: 10000})
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, u := range res.Users {
+			if u.Active && u.Activation == store.ActivationPending {
+				users = append(users, u)
+				if len(users) == usersPerPage {
+					return users, at + i + 1, nil
+				}
+			}
+		}
+		if len(res.Users) < pendingBatch {
+			return users, 0, nil
+		}
+		at += len(res.Users)
+	}
+	return users, at, nil
+}
