@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +45,15 @@ type Invites struct {
 	TTL       time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Mail renders the e-mails and text messages the links travel in
+	// (notify.Templates: "invitation", "password-reset" and
+	// "login-details"); nil sends a bare message with the link.
+	Mail MailTemplates
+}
+
+// MailTemplates render messages by name from string fields.
+type MailTemplates interface {
+	Render(name string, data map[string]string) (subject, text, html string, err error)
 }
 
 func (iv *Invites) now() time.Time {
@@ -59,6 +67,7 @@ func (iv *Invites) now() time.Time {
 var (
 	ErrAlreadyActive = errors.New("the user has already activated their account; send a password reset instead")
 	ErrNoEmail       = errors.New("the user has no e-mail address to send the link to")
+	ErrNoMobile      = errors.New("the user has no mobile phone number to send the text message to")
 )
 
 // Send mints a new link of kind (store.InviteActivate or
@@ -77,46 +86,111 @@ func (iv *Invites) Send(ctx context.Context, tenantID, userID, kind, actor strin
 		return ErrNoEmail
 	}
 	now := iv.now()
-	if err := iv.Store.RevokeInvitations(ctx, tenantID, userID, store.Timestamp(now)); err != nil {
+	data, err := iv.mint(ctx, u, kind, now)
+	if err != nil {
 		return err
+	}
+	name := "invitation"
+	if kind == store.InviteReset {
+		name = "password-reset"
+	}
+	subject, text, html, err := iv.renderMail(name, data)
+	if err != nil {
+		return fmt.Errorf("%s e-mail: %w", name, err)
+	}
+	m := &store.OutboxMessage{TenantID: tenantID, ID: store.NewID(), Channel: "email", To: to, Subject: subject,
+		Text: text, HTML: html, State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: store.Timestamp(now)}
+	if err := iv.Store.Enqueue(ctx, m); err != nil {
+		return err
+	}
+	return iv.Store.AppendAudit(ctx, &store.AuditEvent{TenantID: tenantID, ID: store.NewID(), At: store.Timestamp(now), Actor: actor,
+		Action: "invitation." + kind, TargetType: "user", TargetID: userID, Reason: "link sent to " + to})
+}
+
+// mint revokes the user's earlier links and records a new one of kind,
+// returning the fields of the message that carries it.
+func (iv *Invites) mint(ctx context.Context, u *store.User, kind string, now time.Time) (map[string]string, error) {
+	if err := iv.Store.RevokeInvitations(ctx, u.TenantID, u.ID, store.Timestamp(now)); err != nil {
+		return nil, err
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return err
+		return nil, err
 	}
 	secret := "rsi_" + base64.RawURLEncoding.EncodeToString(b[:])
 	ttl := iv.TTL
 	if ttl == 0 {
 		ttl = DefaultInviteTTL
 	}
-	inv := &store.Invitation{TenantID: tenantID, UserID: userID, Kind: kind, TokenHash: HashSecret(secret), ExpiresAt: now.Add(ttl)}
+	inv := &store.Invitation{TenantID: u.TenantID, UserID: u.ID, Kind: kind, TokenHash: HashSecret(secret), ExpiresAt: now.Add(ttl)}
 	if err := iv.Store.CreateInvitation(ctx, inv); err != nil {
-		return err
+		return nil, err
 	}
+	data := iv.fields(ctx, u)
+	data["Link"] = iv.PublicURL + InvitePath + secret
+	data["Expires"] = inv.ExpiresAt.Format("2 January 2006 15:04 MST")
+	return data, nil
+}
+
+// fields are the message fields every link message has.
+func (iv *Invites) fields(ctx context.Context, u *store.User) map[string]string {
 	orgName := "your organisation"
-	if t, err := iv.Store.GetTenant(ctx, tenantID); err == nil {
+	if t, err := iv.Store.GetTenant(ctx, u.TenantID); err == nil {
 		orgName = t.Name
 	}
-	data := inviteMail{Name: firstNonEmpty(u.Name.GivenName, u.DisplayName, u.UserName), UserName: u.UserName, Org: orgName,
-		Link: iv.PublicURL + InvitePath + secret, Expires: inv.ExpiresAt.Format("2 January 2006 15:04 MST"), Reset: kind == store.InviteReset}
-	subject := "Activate your " + orgName + " account"
-	if data.Reset {
-		subject = "Set a new password for your " + orgName + " account"
+	return map[string]string{"Name": firstNonEmpty(u.Name.GivenName, u.DisplayName, u.UserName), "UserName": u.UserName,
+		"Org": orgName, "Link": "", "Expires": ""}
+}
+
+// SendLoginSMS queues a text message with the user's login details to
+// their mobile phone (the seeds' "send login details by SMS"), normalised
+// by normalise (E.164; its error is shown to the admin as is). A user still
+// pending activation gets a fresh activation link in it, so earlier links
+// stop working as with a resend; an active user gets their user name and
+// a reminder, since Roster never knows a password to send. It returns the
+// number the message goes to.
+func (iv *Invites) SendLoginSMS(ctx context.Context, tenantID, userID, actor string, normalise func(string) (string, error)) (string, error) {
+	u, err := iv.Store.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return "", err
 	}
-	var text, html bytes.Buffer
-	if err := inviteText.Execute(&text, data); err != nil {
-		return err
+	raw := ""
+	for _, p := range u.PhoneNumbers {
+		if strings.EqualFold(p.Type, "mobile") {
+			raw = p.Value
+			break
+		}
 	}
-	if err := inviteHTML.Execute(&html, data); err != nil {
-		return err
+	if raw == "" {
+		return "", ErrNoMobile
 	}
-	m := &store.OutboxMessage{TenantID: tenantID, ID: store.NewID(), Channel: "email", To: to, Subject: subject,
-		Text: text.String(), HTML: html.String(), State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: store.Timestamp(now)}
+	to, err := normalise(raw)
+	if err != nil {
+		return "", err
+	}
+	now := iv.now()
+	data := iv.fields(ctx, u)
+	if u.Activation == store.ActivationPending {
+		if data, err = iv.mint(ctx, u, store.InviteActivate, now); err != nil {
+			return "", err
+		}
+	}
+	var text string
+	if iv.Mail != nil {
+		_, text, _, err = iv.Mail.Render("login-details", data)
+		if err != nil {
+			return "", fmt.Errorf("login-details text message: %w", err)
+		}
+	} else {
+		text = data["Org"] + ": your user name is " + data["UserName"] + ". " + data["Link"]
+	}
+	m := &store.OutboxMessage{TenantID: tenantID, ID: store.NewID(), Channel: "sms", To: to, Text: text,
+		State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: store.Timestamp(now)}
 	if err := iv.Store.Enqueue(ctx, m); err != nil {
-		return err
+		return "", err
 	}
-	return iv.Store.AppendAudit(ctx, &store.AuditEvent{TenantID: tenantID, ID: store.NewID(), At: store.Timestamp(now), Actor: actor,
-		Action: "invitation." + kind, TargetType: "user", TargetID: userID, Reason: "link sent to " + to})
+	return to, iv.Store.AppendAudit(ctx, &store.AuditEvent{TenantID: tenantID, ID: store.NewID(), At: store.Timestamp(now), Actor: actor,
+		Action: "login-details.sms", TargetType: "user", TargetID: userID, Reason: "text message to " + to})
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -128,28 +202,20 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-type inviteMail struct {
-	Name, UserName, Org, Link, Expires string
-	Reset                              bool
+// renderMail fills the message's templates, or without any a bare message
+// with the link (packages and tests that do not send e-mail).
+func (iv *Invites) renderMail(name string, data map[string]string) (subject, text, html string, err error) {
+	if iv.Mail != nil {
+		return iv.Mail.Render(name, data)
+	}
+	subject = "Activate your " + data["Org"] + " account"
+	if name == "password-reset" {
+		subject = "Set a new password for your " + data["Org"] + " account"
+	}
+	text = "Hello " + data["Name"] + ",\n\nOpen this link: " + data["Link"] + "\n\nYour user name is " + data["UserName"] +
+		". The link works once and until " + data["Expires"] + ".\n"
+	return subject, text, "", nil
 }
-
-var (
-	inviteText = texttemplate.Must(texttemplate.New("text").Parse(`Hello {{.Name}},
-
-{{if .Reset}}Someone (probably your administrator) asked for a new password for your {{.Org}} account.{{else}}Your {{.Org}} account is ready. Activate it by choosing a password.{{end}}
-
-Open this link: {{.Link}}
-
-Your user name is {{.UserName}}. The link works once and until {{.Expires}}.
-If you did not expect this message, ignore it.
-`))
-	inviteHTML = template.Must(template.New("html").Parse(`<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">
-<p>Hello {{.Name}},</p>
-<p>{{if .Reset}}Someone (probably your administrator) asked for a new password for your {{.Org}} account.{{else}}Your {{.Org}} account is ready. Activate it by choosing a password.{{end}}</p>
-<p><a href="{{.Link}}">{{if .Reset}}Set a new password{{else}}Activate your account{{end}}</a></p>
-<p>Your user name is <strong>{{.UserName}}</strong>. The link works once and until {{.Expires}}.</p>
-<p>If you did not expect this message, ignore it.</p></body></html>`))
-)
 
 // ServeHTTP serves GET and POST InvitePath+<secret>: a form to choose a
 // password, then the result. Every refusal says what to do next.

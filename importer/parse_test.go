@@ -277,9 +277,9 @@ func TestParseRow(t *testing.T) {
 		{"username not email", good(map[string]string{ColUsername: "ann"}), []string{"Username: must be an e-mail address, such as jane.doe@example.com (the login is an e-mail address)"}, nil},
 		{"email display name", good(map[string]string{ColEmail: "Ann <ann@acme.test>"}), []string{"E-mail: not a valid address"}, nil},
 		{"email no dot", good(map[string]string{ColEmail: "ann@localhost"}), []string{"E-mail: not a valid address"}, nil},
-		{"phone e164", good(map[string]string{ColMobilePhone: "+44 (0)7700-900.123"}), nil, func(in rowInput) bool { return in.mobile == "+4407700900123" }},
+		{"phone e164", good(map[string]string{ColMobilePhone: "+44 (0)7700-900.123"}), nil, func(in rowInput) bool { return in.mobile == "+447700900123" }},
 		{"phone 00", good(map[string]string{ColBusinessPhone: "0044 20 7946 0958"}), nil, func(in rowInput) bool { return in.business == "+442079460958" }},
-		{"phone national", good(map[string]string{ColMobilePhone: "07700 900123"}), nil, func(in rowInput) bool { return in.mobile == "07700900123" }},
+		{"phone national", good(map[string]string{ColMobilePhone: "07700 900123"}), []string{"Mobile Phone: the number needs its country code, with a leading + or 00, such as +44 7700 900123"}, nil},
 		{"phone letters", good(map[string]string{ColMobilePhone: "+44 7700 ext 12"}), []string{"Mobile Phone: letters are not allowed in a phone number; use digits with a leading + and the country code, such as +44 7700 900123"}, nil},
 		{"phone short", good(map[string]string{ColMobilePhone: "+44 12"}), []string{"Mobile Phone: an international number has 7 to 15 digits after the + (this one has 4)"}, nil},
 		{"admin", good(map[string]string{ColAccountAdmin: "TRUE"}), nil, func(in rowInput) bool { return in.admin != nil && *in.admin }},
@@ -402,8 +402,12 @@ func TestXLSXLayout(t *testing.T) {
 		t.Fatalf("rows %q layout %+v", rows, lay)
 	}
 	in, errs := parseRow(rows[0], 32767, nil)
-	if len(errs) > 0 || in.mobile != "447700900123" || in.admin == nil || !*in.admin || rows[0][keyLine] != "4" {
+	if in.admin == nil || !*in.admin || rows[0][keyLine] != "4" {
 		t.Errorf("row %q parsed %+v errors %q", rows[0], in, errs)
+	}
+	// A number typed as a number lost its +: the row says how to keep it.
+	if len(errs) != 1 || !strings.Contains(errs[0], "Mobile Phone: the number needs its country code") || !strings.Contains(errs[0], "formatted as Text") {
+		t.Errorf("phone typed as a number: errors %q, want one asking for the country code and naming Excel's Text format", errs)
 	}
 }
 

@@ -158,43 +158,19 @@ func parseAddress(v string) (string, bool) {
 	return v, true
 }
 
-// normalisePhone turns what people type into E.164 ("+447700900123") when
-// the number starts with + or 00 (it says its country), and otherwise into
-// its digits, since without a country code it cannot be made
-// international. Spaces, dashes, dots, slashes and parentheses are
-// dropped; letters (a name typed in the wrong column, "ext. 12") are
-// refused rather than silently dropped.
+// normalisePhone is store.NormPhone with its message for the row's
+// Errors: every door stores phone numbers in E.164, so the SMS channel can
+// use them as they are.
 func normalisePhone(v string) (string, string) {
-	var digits strings.Builder
-	plus := false
-	for i, r := range v {
-		switch {
-		case r >= '0' && r <= '9':
-			digits.WriteRune(r)
-		case r == '+' && i == strings.IndexFunc(v, func(r rune) bool { return !unicode.IsSpace(r) }):
-			plus = true
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '/' || r == '\u00a0':
-		case unicode.IsLetter(r):
-			return "", "letters are not allowed in a phone number; use digits with a leading + and the country code, such as +44 7700 900123"
-		default:
-			return "", fmt.Sprintf("unexpected character %q; use digits with a leading + and the country code, such as +44 7700 900123", r)
+	n, err := store.NormPhone(v)
+	if err != nil {
+		if strings.Trim(v, "0123456789") == "" && !strings.HasPrefix(v, "0") {
+			// Excel reads +44… typed into a cell as a number and drops the +.
+			return "", err.Error() + "; Excel drops a leading + unless the cell is formatted as Text, or type 0044… instead"
 		}
+		return "", err.Error()
 	}
-	d := digits.String()
-	if !plus && strings.HasPrefix(d, "00") {
-		plus, d = true, d[2:]
-	}
-	switch {
-	case plus && (len(d) < 7 || len(d) > 15):
-		return "", fmt.Sprintf("an international number has 7 to 15 digits after the + (this one has %d)", len(d))
-	case plus && d[0] == '0':
-		return "", "the country code after the + cannot start with 0"
-	case !plus && (len(d) < 4 || len(d) > 15):
-		return "", fmt.Sprintf("a phone number has 4 to 15 digits (this one has %d)", len(d))
-	case plus:
-		return "+" + d, ""
-	}
-	return d, ""
+	return n, ""
 }
 
 // parseBool reads the yes/no spellings of the Account Admin column,

@@ -42,7 +42,7 @@ func (e *Engine) Assign(ctx context.Context, tenantID, poolID, userID string, ac
 		return err
 	}
 	e.record(ctx, tenantID, actor, "seat.assign", u, poolID, "direct")
-	e.notify(ctx, u, "A license was assigned to you", "You now have a seat of "+e.productName(ctx, tenantID, poolID)+".")
+	e.seatMail(ctx, u, SeatAssigned, poolID, "You now have a seat of %s.")
 	return nil
 }
 
@@ -70,7 +70,7 @@ func (e *Engine) Unassign(ctx context.Context, tenantID, poolID, userID string, 
 		return &store.ErrInvalid{Field: "seat", Reason: "the direct assignment was removed but groups still grant the seat (" + strings.Join(groups, ", ") + ")"}
 	}
 	e.record(ctx, tenantID, actor, "seat.unassign", u, poolID, "direct")
-	e.notify(ctx, u, "A license was removed", "Your seat of "+e.productName(ctx, tenantID, poolID)+" was removed.")
+	e.seatMail(ctx, u, SeatRemoved, poolID, "Your seat of %s was removed.")
 	if a.State == store.AssignActive {
 		return e.promoteWaiting(ctx, tenantID, poolID)
 	}
@@ -114,8 +114,8 @@ func (e *Engine) Move(ctx context.Context, tenantID, poolID, fromUserID, toUserI
 	}
 	e.record(ctx, tenantID, actor, "seat.move.out", from, poolID, "moved to "+to.UserName)
 	e.record(ctx, tenantID, actor, "seat.move.in", to, poolID, "moved from "+from.UserName)
-	e.notify(ctx, from, "A license was removed", "Your seat of "+e.productName(ctx, tenantID, poolID)+" was moved to another user.")
-	e.notify(ctx, to, "A license was assigned to you", "You now have a seat of "+e.productName(ctx, tenantID, poolID)+".")
+	e.seatMail(ctx, from, SeatRemoved, poolID, "Your seat of %s was moved to another user.")
+	e.seatMail(ctx, to, SeatAssigned, poolID, "You now have a seat of %s.")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package licensing
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,10 +18,21 @@ import (
 // concurrent use and holds no state of its own: any number of nodes may run
 // one over the same store.
 type Engine struct {
-	st  store.Store
-	now func() time.Time
-	log *slog.Logger
+	st   store.Store
+	now  func() time.Time
+	log  *slog.Logger
+	mail MailTemplates
 }
+
+// MailTemplates render the access-change e-mail (notify.Templates, message
+// "access-change").
+type MailTemplates interface {
+	Render(name string, data map[string]string) (subject, text, html string, err error)
+}
+
+// WithMail renders access-change e-mails from templates; without it they
+// are a bare subject and one sentence.
+func WithMail(m MailTemplates) Option { return func(e *Engine) { e.mail = m } }
 
 // Option configures an Engine.
 type Option func(*Engine)
@@ -102,6 +114,7 @@ func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Ac
 					e.record(ctx, tenantID, actor, "seat.release", u, a.PoolID, "left the last group granting it")
 					if a.State == store.AssignActive {
 						freed[a.PoolID] = true
+						e.seatMail(ctx, u, SeatRemoved, a.PoolID, "Your seat of %s was removed: you are no longer in a group that grants it.")
 					}
 				}
 			}
@@ -128,7 +141,9 @@ func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Ac
 			if a != nil && a.State == store.AssignActive && containsAll(a.Sources, sources) {
 				continue
 			}
-			if err := e.claim(ctx, tenantID, poolID, u, sources, actor); err != nil {
+			// A seat already held (another source adds to it) is no news.
+			held := a != nil && a.State == store.AssignActive
+			if err := e.claim(ctx, tenantID, poolID, u, sources, actor, !held); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -138,7 +153,7 @@ func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Ac
 				continue
 			}
 			if slices.Contains(a.Sources, store.SourceDirect) {
-				if err := e.claim(ctx, tenantID, a.PoolID, u, []string{store.SourceDirect}, actor); err != nil {
+				if err := e.claim(ctx, tenantID, a.PoolID, u, []string{store.SourceDirect}, actor, true); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -154,13 +169,15 @@ func (e *Engine) SyncUser(ctx context.Context, tenantID, userID string, actor Ac
 
 // claim asks for a seat. A full pool is not an error here: the assignment
 // waits with its reason, which is the outcome a rule asks for.
-func (e *Engine) claim(ctx context.Context, tenantID, poolID string, u *store.User, sources []string, actor Actor) error {
+func (e *Engine) claim(ctx context.Context, tenantID, poolID string, u *store.User, sources []string, actor Actor, announce bool) error {
 	a := &store.Assignment{TenantID: tenantID, PoolID: poolID, UserID: u.ID, Sources: sources}
 	err := e.st.ClaimSeat(ctx, a, e.now())
 	switch {
 	case err == nil:
 		e.record(ctx, tenantID, actor, "seat.assign", u, poolID, strings.Join(sources, ","))
-		e.notify(ctx, u, "A license was assigned to you", "You now have a seat of "+e.productName(ctx, tenantID, poolID)+".")
+		if announce {
+			e.seatMail(ctx, u, SeatAssigned, poolID, "You now have a seat of %s.")
+		}
 		return nil
 	case errors.Is(err, store.ErrNoSeats):
 		e.record(ctx, tenantID, actor, "seat.wait", u, poolID, "no seats")
@@ -205,7 +222,7 @@ func (e *Engine) promoteWaiting(ctx context.Context, tenantID, poolID string) er
 			return err
 		}
 		e.record(ctx, tenantID, System, "seat.assign", u, poolID, "a seat freed up")
-		e.notify(ctx, u, "A license was assigned to you", "A seat of "+e.productName(ctx, tenantID, poolID)+" freed up and is now yours.")
+		e.seatMail(ctx, u, SeatAssigned, poolID, "A seat of %s freed up and is now yours.")
 	}
 	return nil
 }
@@ -357,21 +374,67 @@ func (e *Engine) record(ctx context.Context, tenantID string, actor Actor, actio
 	}
 }
 
-// notify queues an access-change e-mail for the user when they want system
-// messages and have an address; delivery belongs to the notify package.
-func (e *Engine) notify(ctx context.Context, u *store.User, subject, text string) {
+// Access changes, the Change field of the access-change e-mail.
+const (
+	SeatAssigned = "seat-assigned"
+	SeatRemoved  = "seat-removed"
+	AdminGranted = "admin-granted"
+	AdminRevoked = "admin-revoked"
+)
+
+// Notify queues an access-change e-mail for u (change is one of
+// SeatAssigned, SeatRemoved, AdminGranted, AdminRevoked; product is empty
+// for the admin ones; summary is one sentence saying what changed), unless
+// the user opted out of system messages or has no address. Doors that
+// change access outside the engine (admin rights) call it too, so every
+// such e-mail honours the same preference and templates. A failure is
+// logged: the change it announces already happened.
+func (e *Engine) Notify(ctx context.Context, u *store.User, change, product, summary string) {
 	to := u.PrimaryEmail()
 	if to == "" || u.NoSystemMessages {
 		return
 	}
+	subject, text, html := "A license was assigned to you", summary, ""
+	switch change {
+	case SeatRemoved:
+		subject = "A license was removed"
+	case AdminGranted, AdminRevoked:
+		subject = "Your administrator rights changed"
+	}
+	if e.mail != nil {
+		org := "your organisation"
+		if t, err := e.st.GetTenant(ctx, u.TenantID); err == nil {
+			org = t.Name
+		}
+		name := u.Name.GivenName
+		if name == "" {
+			name = cmp.Or(u.DisplayName, u.UserName)
+		}
+		var err error
+		subject, text, html, err = e.mail.Render("access-change", map[string]string{"Name": name, "UserName": u.UserName,
+			"Org": org, "Change": change, "Product": product, "Summary": summary})
+		if err != nil {
+			e.log.ErrorContext(ctx, "access-change e-mail template", "user", u.ID, "err", err)
+			return
+		}
+	}
 	m := &store.OutboxMessage{
 		TenantID: u.TenantID, ID: store.NewID(), Channel: "email", To: to,
-		Subject: subject, Text: text, State: store.OutboxQueued,
+		Subject: subject, Text: text, HTML: html, State: store.OutboxQueued,
 		NextAttemptAt: e.now(), CreatedAt: store.Timestamp(e.now()),
 	}
 	if err := e.st.Enqueue(ctx, m); err != nil {
 		e.log.ErrorContext(ctx, "queue notification failed", "user", u.ID, "err", err)
 	}
+}
+
+// seatMail announces a seat of poolID given to or taken from u.
+func (e *Engine) seatMail(ctx context.Context, u *store.User, change, poolID, summaryFormat string) {
+	if u.PrimaryEmail() == "" || u.NoSystemMessages {
+		return // spare the product lookup
+	}
+	product := e.productName(ctx, u.TenantID, poolID)
+	e.Notify(ctx, u, change, product, fmt.Sprintf(summaryFormat, product))
 }
 
 func (e *Engine) productName(ctx context.Context, tenantID, poolID string) string {

@@ -43,7 +43,9 @@ func TestInvitationThroughRealSMTP(t *testing.T) {
 
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	iv := &auth.Invites{Store: st, TTL: time.Hour, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	tm, err := notify.LoadTemplates("")
+	must(t, err)
+	iv := &auth.Invites{Store: st, TTL: time.Hour, Now: clock, Mail: tm, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	page := httptest.NewServer(http.StripPrefix("", iv))
 	defer page.Close()
 	iv.PublicURL = page.URL
@@ -62,6 +64,9 @@ func TestInvitationThroughRealSMTP(t *testing.T) {
 		t.Fatalf("dispatch: sent %d, %v", sent, err)
 	}
 	link := lastLink(t, s)
+	if raw := s.received()[0]; !strings.Contains(raw, "multipart/alternative") || !strings.Contains(raw, "text/html") {
+		t.Errorf("invitation is not plain text + HTML:\n%s", raw)
+	}
 
 	// Wrong confirmation: refused with a message, the link still works.
 	if code, body := submit(t, link, "correct horse battery", "correct horse batterY"); code != 422 || !strings.Contains(body, "differ") {

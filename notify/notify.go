@@ -5,6 +5,11 @@
 // with retries and back-off, so nothing is lost while SMTP is down and a
 // node that dies mid-send hands its claim over when it expires.
 //
+// What the messages say comes from Templates: built-in ones embedded in
+// the binary, any of which a directory of files may replace, checked when
+// they are loaded so a broken one stops the start rather than an
+// invitation.
+//
 // SMTP cannot be exactly-once: a node may die after the server accepted a
 // message and before the outbox recorded it. Every message therefore
 // carries a Message-ID made from its outbox id, so a resend after such a

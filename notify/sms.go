@@ -12,7 +12,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unicode"
 
 	"github.com/roster-scim/roster/store"
 )
@@ -25,11 +24,16 @@ type SMSConfig struct {
 	AuthHeader string
 	// ContentType of the body, e.g. "application/json".
 	ContentType string
-	// Body is a text/template over {{.To}} and {{.Text}}; their values are
-	// escaped for ContentType (JSON strings or form values).
-	Body    string
+	// Body is a text/template over {{.To}}, {{.From}} and {{.Text}}; their
+	// values are escaped for ContentType (JSON strings or form values).
+	Body string
+	// From is the sender number or name the provider shows, if it takes one.
+	From    string
 	Timeout time.Duration
 }
+
+// DefaultSMSBody is the request body when SMSConfig.Body is empty.
+const DefaultSMSBody = `{"to":{{.To}},"text":{{.Text}}}`
 
 // SMSSender delivers text messages through an HTTP provider.
 type SMSSender struct {
@@ -51,11 +55,15 @@ func NewSMSSender(cfg SMSConfig) (*SMSSender, error) {
 		cfg.ContentType = "application/json"
 	}
 	if cfg.Body == "" {
-		cfg.Body = `{"to":{{.To}},"text":{{.Text}}}`
+		cfg.Body = DefaultSMSBody
 	}
 	t, err := template.New("sms").Option("missingkey=error").Parse(cfg.Body)
+	if err == nil {
+		// Tried once now, so a field that does not exist stops the start.
+		err = t.Execute(io.Discard, map[string]string{"To": `"+1"`, "From": `""`, "Text": `""`})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("sms body template: %w", err)
+		return nil, fmt.Errorf("sms body template: %s", oneLine(err))
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
@@ -78,7 +86,7 @@ func (s *SMSSender) Send(ctx context.Context, m *store.OutboxMessage) error {
 		return url.QueryEscape(v)
 	}
 	var body bytes.Buffer
-	if err := s.tmpl.Execute(&body, map[string]string{"To": esc(to), "Text": esc(m.Text)}); err != nil {
+	if err := s.tmpl.Execute(&body, map[string]string{"To": esc(to), "From": esc(s.cfg.From), "Text": esc(m.Text)}); err != nil {
 		return &Permanent{fmt.Errorf("sms body template: %w", err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, &body)
@@ -104,41 +112,5 @@ func (s *SMSSender) Send(ctx context.Context, m *store.OutboxMessage) error {
 	return fmt.Errorf("sms provider: %s", resp.Status)
 }
 
-// NormalizePhone turns a phone number as people type it ("+44 20 7946
-// 0958", "0044 20 7946-0958") into E.164 ("+442079460958"). Only
-// international numbers are accepted: Roster serves organisations in many
-// countries and cannot guess a national prefix.
-func NormalizePhone(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", errors.New("phone number is empty")
-	}
-	if strings.Contains(s, "(0)") {
-		// "+44 (0)20": the 0 is dialled only inside the country.
-		return "", fmt.Errorf("phone number %q: leave out the (0) after the country code", s)
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		case unicode.IsDigit(r) && r < 128:
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", fmt.Errorf("phone number %q has a character that is not a digit: %q", s, r)
-		}
-	}
-	n := b.String()
-	if strings.HasPrefix(n, "00") {
-		n = "+" + n[2:]
-	}
-	if !strings.HasPrefix(n, "+") {
-		return "", fmt.Errorf("phone number %q needs its country code, e.g. +44 20 7946 0958", s)
-	}
-	digits := len(n) - 1
-	if digits < 8 || digits > 15 || n[1] == '0' {
-		return "", fmt.Errorf("phone number %q is not a valid international number (8 to 15 digits after +, no leading 0)", s)
-	}
-	return n, nil
-}
+// NormalizePhone is store.NormPhone: E.164, international numbers only.
+func NormalizePhone(s string) (string, error) { return store.NormPhone(s) }
