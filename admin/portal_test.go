@@ -107,7 +107,8 @@ func TestUserCreateValidation(t *testing.T) {
 	}{
 		{"empty", url.Values{}, []string{"Enter the first name.", "Enter the last name.", "Enter the username"}},
 		{"username not an e-mail", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada"}}, []string{"The username must be an e-mail address"}},
-		{"bad phone", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "mobile": {"call me"}}, []string{"Enter a phone number"}},
+		{"bad phone", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "mobile": {"call me"}}, []string{"Check the phone number: letters are not allowed"}},
+		{"phone without country code", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "mobile": {"020 7946 0958"}}, []string{"Check the phone number: the number needs its country code"}},
 		{"short password", url.Values{"firstName": {"Ada"}, "lastName": {"L"}, "userName": {"ada@acme.test"}, "password": {"short"}}, []string{"at least 12 characters"}},
 	}
 	for _, tt := range tests {
@@ -153,7 +154,7 @@ func TestUserLifecycle(t *testing.T) {
 	}
 	u, err := e.st.GetUserByUserName(e.ctx, e.acme.ID, "ada@acme.test")
 	must(t, err)
-	if u.Name.GivenName != "Ada" || u.Name.FamilyName != "Lovelace" || phone(u, "mobile") != "+44 20 7946 0958" || phone(u, "work") != "+44 20 7946 0000" ||
+	if u.Name.GivenName != "Ada" || u.Name.FamilyName != "Lovelace" || phone(u, "mobile") != "+442079460958" || phone(u, "work") != "+442079460000" ||
 		u.CustomerCode != "C-42" || u.UDID != "UDID-1" || u.Notes != "Counts PVC pipes" || strings.Join(u.Permissions, ",") != "count,export" ||
 		!u.AccountAdmin || u.Activation != store.ActivationPending || u.PrimaryEmail() != "ada@acme.test" {
 		t.Errorf("created user: %+v", u)

@@ -70,6 +70,7 @@ type userPanel struct {
 	Devices    []deviceRow
 	History    []auditRow
 	Pending    bool // activation pending: invitations can be resent
+	SMS        bool // login details can go by text message
 	Self       bool // the signed-in admin
 	EditURL    string
 	ActionBase string // POST target prefix for this user's actions
@@ -276,7 +277,7 @@ func (s *server) userPanel(c *rc, k *catalog, id, tab, listQuery string) (*userP
 		tab = "details"
 	}
 	p := &userPanel{User: u, Name: fullName(u), Tab: tab, Email: u.PrimaryEmail(), Mobile: phone(u, "mobile"), Business: phone(u, "work"),
-		Pending: u.Activation == store.ActivationPending, Self: c.isSelf(u),
+		Pending: u.Activation == store.ActivationPending, Self: c.isSelf(u), SMS: s.sms && u.Active && phone(u, "mobile") != "",
 		EditURL: c.T("users", u.ID, "edit"), ActionBase: c.T("users", u.ID), CloseURL: c.T("users") + listQuery,
 		TabURL: map[string]string{}}
 	p.Status, p.StatusCls = userStatus(u)
@@ -482,10 +483,18 @@ func (c *rc) readUserForm(f *userForm) {
 	if f.Email != "" && !isEmail(f.Email) {
 		f.fail("email", "Enter an e-mail address, like ada@example.com.")
 	}
-	for field, v := range map[string]string{"mobile": f.Mobile, "business": f.Business} {
-		if v != "" && !isPhone(v) {
-			f.fail(field, "Enter a phone number with 5 to 20 digits, like +44 20 7946 0958.")
+	for field, v := range map[string]*string{"mobile": &f.Mobile, "business": &f.Business} {
+		if *v == "" {
+			continue
 		}
+		// Stored in E.164, as every door stores them, so a text message
+		// can go to the number as it is.
+		n, err := store.NormPhone(*v)
+		if err != nil {
+			f.fail(field, "Check the phone number: "+err.Error()+".")
+			continue
+		}
+		*v = n
 	}
 	for field, v := range map[string]string{"firstName": f.FirstName, "lastName": f.LastName, "customerCode": f.CustomerCode, "udid": f.UDID} {
 		if len(v) > 200 {
@@ -503,20 +512,6 @@ func (c *rc) readUserForm(f *userForm) {
 func isEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && a.Name == "" && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
-}
-
-func isPhone(s string) bool {
-	digits := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case strings.ContainsRune(" +-().", r):
-		default:
-			return false
-		}
-	}
-	return digits >= 5 && digits <= 20
 }
 
 func permissions(s string) []string {
@@ -693,11 +688,11 @@ func (s *server) userUpdate(c *rc) error {
 	s.audit(c, "user.update", "user", u.ID, before, userJSON(u), "")
 	if wasAdmin != u.AccountAdmin {
 		s.audit(c, map[bool]string{true: "user.admin.grant", false: "user.admin.revoke"}[u.AccountAdmin], "user", u.ID, "", "", "")
-		text := "You are now an account administrator of " + c.tenant.Name + " in Roster."
+		change, text := licensing.AdminGranted, "You are now an account administrator of "+c.tenant.Name+" in Roster."
 		if !u.AccountAdmin {
-			text = "You are no longer an account administrator of " + c.tenant.Name + " in Roster."
+			change, text = licensing.AdminRevoked, "You are no longer an account administrator of "+c.tenant.Name+" in Roster."
 		}
-		s.mail(c, u, "Your administrator rights changed", text)
+		s.eng.Notify(c.ctx(), u, change, "", text)
 	}
 	return c.redirect(c.T("users", u.ID)+"#panel", "Changes to "+u.UserName+" were saved.")
 }
@@ -827,6 +822,38 @@ func (s *server) userReset(c *rc) error {
 	return c.back(back, s.sendInvitation(c, u, store.InviteReset), "A password reset link to "+u.PrimaryEmail()+" is on its way.")
 }
 
+// userLoginSMS is the seeds' "send login details by SMS": the message
+// goes through the outbox like an e-mail.
+func (s *server) userLoginSMS(c *rc) error {
+	u, err := s.st.GetUser(c.ctx(), c.tenant.ID, c.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	back := c.T("users", u.ID) + "#panel"
+	switch {
+	case !s.sms:
+		return c.back(back, invalid("Text messages are not set up on this server; ask the operator to configure sms.url."), "")
+	case !u.Active:
+		return c.back(back, invalid("%s is inactive; reactivate them before sending login details.", u.UserName), "")
+	}
+	mobile := phone(u, "mobile")
+	if mobile == "" {
+		return c.back(back, invalid("%s has no mobile phone number; add one with Edit first.", u.UserName), "")
+	}
+	if _, err := store.NormPhone(mobile); err != nil {
+		return c.back(back, invalid("The mobile phone number %s cannot receive a text message: %s. Correct it with Edit.", mobile, err), "")
+	}
+	to, err := s.invites.SendLoginSMS(c.ctx(), c.tenant.ID, u.ID, string(c.actor()), store.NormPhone)
+	if err != nil {
+		return err
+	}
+	msg := "Login details are on their way by text message to " + to + "."
+	if u.Activation == store.ActivationPending {
+		msg += " The message carries a new activation link; earlier links no longer work."
+	}
+	return c.redirect(back, msg)
+}
+
 // sendInvitation rotates the user's activation or password-reset link
 // and queues the e-mail, through auth.Invites, which also serves the page
 // behind the link (/invite/…) where the user sets a password.
@@ -839,21 +866,6 @@ func (s *server) sendInvitation(c *rc, u *store.User, kind string) error {
 		return invalid("%s has no e-mail address; add one first.", u.UserName)
 	}
 	return err
-}
-
-// mail queues an access-change e-mail, as the seeds promise, unless the
-// user opted out.
-func (s *server) mail(c *rc, u *store.User, subject, text string) {
-	to := u.PrimaryEmail()
-	if to == "" || u.NoSystemMessages {
-		return
-	}
-	now := store.Timestamp(s.now())
-	m := &store.OutboxMessage{TenantID: c.tenant.ID, ID: store.NewID(), Channel: "email", To: to, Subject: subject, Text: text,
-		State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}
-	if err := s.st.Enqueue(c.ctx(), m); err != nil {
-		s.log.ErrorContext(c.ctx(), "admin: queue e-mail", "err", err)
-	}
 }
 
 func (s *server) userSeat(c *rc) error {
