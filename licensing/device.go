@@ -32,6 +32,9 @@ var (
 	ErrUserInactive   = errors.New("your account is inactive")
 )
 
+// errDeviceTaken refuses a device code bound to another user's seat.
+var errDeviceTaken = &store.ErrInvalid{Field: "deviceCode", Reason: "this device is registered to another user"}
+
 // DeviceLogin binds deviceCode to u's seat of the product and returns a
 // lease. The caller has already authenticated u. It auto-assigns a seat
 // when the pool allows it, and respects the pool's device limit.
@@ -51,10 +54,26 @@ func (e *Engine) DeviceLogin(ctx context.Context, u *store.User, productCode, de
 	if !pool.ActiveAt(now) {
 		return nil, ErrPoolExpired
 	}
+	// A blocked device, or one bound to someone else's seat, is refused
+	// before a seat is auto-assigned: a refused sign-in takes nothing
+	// from the pool.
+	existing, err := e.st.GetDeviceByCode(ctx, u.TenantID, prod.ID, deviceCode)
+	if err != nil {
+		existing = nil // none, or BindDevice will meet the same failure
+	}
+	if existing != nil {
+		if existing.State == store.DeviceBlocked {
+			return nil, ErrBlocked
+		}
+		if existing.UserID != u.ID && existing.AssignmentID != "" {
+			return nil, errDeviceTaken
+		}
+	}
 	a, err := e.st.GetAssignment(ctx, u.TenantID, pool.ID, u.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	claimed := false
 	if a == nil || a.State != store.AssignActive {
 		if a != nil && a.State == store.AssignWaiting {
 			return nil, ErrWaiting
@@ -71,19 +90,25 @@ func (e *Engine) DeviceLogin(ctx context.Context, u *store.User, productCode, de
 		case err != nil:
 			return nil, err
 		}
+		claimed = true
 		e.record(ctx, u.TenantID, Actor("device:"+deviceCode), "seat.assign", u, pool.ID, "automatic on device sign-in")
 	}
 	d := &store.Device{TenantID: u.TenantID, ProductID: prod.ID, DeviceCode: deviceCode, Name: deviceName,
 		UserID: u.ID, AssignmentID: a.ID, State: store.DeviceActive, LastSeenAt: store.Timestamp(now)}
-	if existing, err := e.st.GetDeviceByCode(ctx, u.TenantID, prod.ID, deviceCode); err == nil {
-		if existing.State == store.DeviceBlocked {
-			return nil, ErrBlocked
-		}
+	if existing != nil {
 		d.ID = existing.ID
 	}
 	if err := e.st.BindDevice(ctx, d, pool.MaxDevicesPerSeat); err != nil {
+		if claimed {
+			// The device was taken or blocked meanwhile: give back the
+			// seat this sign-in assigned.
+			rctx := context.WithoutCancel(ctx)
+			if _, rerr := e.st.ReleaseSource(rctx, u.TenantID, pool.ID, u.ID, store.SourceDirect); rerr == nil {
+				e.record(rctx, u.TenantID, Actor("device:"+deviceCode), "seat.release", u, pool.ID, "device sign-in failed")
+			}
+		}
 		if c, ok := store.IsConflict(err); ok && c.Attr == "deviceCode" {
-			return nil, &store.ErrInvalid{Field: "deviceCode", Reason: "this device is registered to another user"}
+			return nil, errDeviceTaken
 		}
 		return nil, err
 	}

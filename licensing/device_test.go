@@ -106,6 +106,16 @@ func TestDeviceLoginRefusals(t *testing.T) {
 	if _, err := f.eng.DeviceLogin(f.ctx, b, "counter", "D1", "", 0); !errors.As(err, &inv) || inv.Field != "deviceCode" {
 		t.Errorf("another user's device code = %v, want ErrInvalid{deviceCode}", err)
 	}
+	// Refused, b took no seat: a wrong device code costs the pool nothing.
+	if got := f.state(b); got != "" {
+		t.Errorf("after a refused sign-in on another user's device, b's seat is %q, want none", got)
+	}
+	if assigned, _ := f.counts(); assigned != 1 {
+		t.Errorf("after a refused sign-in the pool has %d seats assigned, want 1", assigned)
+	}
+	if _, err := f.eng.DeviceLogin(f.ctx, b, "counter", "B1", "", 0); err != nil {
+		t.Fatalf("b on a device of b's own: %v", err)
+	}
 	if got := f.state(b); got != store.AssignActive {
 		t.Errorf("auto-assign on a pool that allows it: state %q", got)
 	}
