@@ -42,16 +42,34 @@ var rootRoutes = map[string]string{
 
 // authzEnv is a server with two tenants and credentials of every kind.
 type authzEnv struct {
-	s                  *runningServer
-	st                 store.Store
-	dir, cfg           string
-	tenantA, tenantB   *store.Tenant
-	tokenA, tokenB     string // default's and acme's
-	revoked            string // a revoked token of default
-	userA, groupA      string // ids in default
-	userB, groupB      string // ids in acme
-	leaseA             string // a device lease of default
-	sessB, sessExpired string // cookies: acme's tenant admin; an expired operator
+	s                *runningServer
+	st               store.Store
+	dir, cfg         string
+	tenantA, tenantB *store.Tenant
+	tokenA, tokenB   string // default's and acme's
+	revoked          string // a revoked token of default
+	userA, groupA    string // ids in default
+	userB, groupB    string // ids in acme
+	leaseA           string // a device lease of default
+	sessA, sessB     string // cookies: default's and acme's tenant admins
+	sessExpired      string // cookie: an expired operator
+}
+
+// apiRoutesCovered are the device API's routes the matrix calls; the
+// matrix fails when api/ registers one that is not here.
+var apiRoutesCovered = []string{"POST /api/v1/devices/login", "POST /api/v1/devices/renew", "GET /.well-known/jwks.json"}
+
+// session stores a portal session for role in tenantID as the person with
+// e-mail email (verified), returning its cookie value.
+func (e *authzEnv) session(t *testing.T, role, tenantID, email string, expires time.Time) string {
+	t.Helper()
+	secret := "sess_" + store.NewID()
+	now := store.Timestamp(time.Now())
+	if err := e.st.CreateSession(context.Background(), &store.Session{Hash: auth.HashSecret(secret), Subject: "matrix-" + email, Email: email,
+		Role: role, TenantID: tenantID, CreatedAt: now.Add(-time.Hour), LastSeenAt: now, ExpiresAt: store.Timestamp(expires)}); err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 func newAuthzEnv(t *testing.T) *authzEnv {
@@ -100,7 +118,11 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 	}
 	e.userA = create(e.tokenA, "Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@default.example","password":"ada's long password"}`)
 	e.groupA = create(e.tokenA, "Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineers","members":[{"value":"`+e.userA+`"}]}`)
-	e.userB = create(e.tokenB, "Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@acme.example"}`)
+	e.userB = create(e.tokenB, "Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@acme.example","urn:ietf:params:scim:schemas:extension:roster:2.0:User":{"accountAdmin":true}}`)
+	// Default's account admin, and Eve: a user of default, not an admin,
+	// with a password of her own.
+	create(e.tokenA, "Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"boss@default.example","urn:ietf:params:scim:schemas:extension:roster:2.0:User":{"accountAdmin":true}}`)
+	create(e.tokenA, "Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"eve@default.example","password":"eve's long password"}`)
 	e.groupB = create(e.tokenB, "Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Acme staff"}`)
 
 	res := e.post(t, "/api/v1/devices/login", `{"tenant":"default","userName":"ada@default.example","password":"ada's long password","deviceCode":"DEV-A","product":"counter"}`, nil)
@@ -112,18 +134,9 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 	}
 	e.leaseA = g.Lease
 
-	session := func(role, tenantID string, expires time.Time) string {
-		t.Helper()
-		secret := "sess_" + store.NewID()
-		now := store.Timestamp(time.Now())
-		if err := st.CreateSession(ctx, &store.Session{Hash: auth.HashSecret(secret), Subject: "matrix-" + role, Email: role + "@example.com",
-			Role: role, TenantID: tenantID, CreatedAt: now.Add(-time.Hour), LastSeenAt: now, ExpiresAt: store.Timestamp(expires)}); err != nil {
-			t.Fatal(err)
-		}
-		return secret
-	}
-	e.sessB = session(store.RoleTenantAdmin, e.tenantB.ID, time.Now().Add(time.Hour))
-	e.sessExpired = session(store.RoleOperator, "", time.Now().Add(-time.Minute))
+	e.sessA = e.session(t, store.RoleTenantAdmin, e.tenantA.ID, "boss@default.example", time.Now().Add(time.Hour))
+	e.sessB = e.session(t, store.RoleTenantAdmin, e.tenantB.ID, "bob@acme.example", time.Now().Add(time.Hour))
+	e.sessExpired = e.session(t, store.RoleOperator, "", "operator@example.com", time.Now().Add(-time.Minute))
 	return e
 }
 
@@ -186,7 +199,7 @@ func (e *authzEnv) fingerprint(t *testing.T) string {
 		}
 		ds, _ := e.st.ListDevices(ctx, tn.ID, "")
 		for _, d := range ds {
-			fmt.Fprintf(&b, "device %s %s %s\n", d.ID, d.DeviceCode, d.State)
+			fmt.Fprintf(&b, "device %s %s %s user=%s\n", d.ID, d.DeviceCode, d.State, d.UserID)
 		}
 		audit, _ := e.st.ListAudit(ctx, tn.ID, store.AuditQuery{Limit: 10000})
 		fmt.Fprintf(&b, "audit events %d\n", len(audit))
@@ -267,6 +280,45 @@ func adminRoutes(t *testing.T) []string {
 	}
 	if len(routes) < 20 {
 		t.Fatalf("found only %d portal routes in admin/*.go; has the way routes are declared changed?", len(routes))
+	}
+	// A route registered some other way (a new helper) would escape the
+	// matrix: every "METHOD /path" literal in the sources must be one of
+	// the routes read above.
+	literal := regexp.MustCompile(`"((?:GET|HEAD|POST|PUT|PATCH|DELETE) /[^"]*)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, _ := os.ReadFile(f)
+		for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
+			if !slices.Contains(routes, m[1]) {
+				t.Errorf("%s: %q looks like a route the matrix does not read (registered with m.HandleFunc, m.Handle, t or o?)", f, m[1])
+			}
+		}
+	}
+	return routes
+}
+
+// apiRoutes reads the device API's routes from its source.
+func apiRoutes(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("../../api/*.go")
+	re := regexp.MustCompile(`"((?:GET|HEAD|POST|PUT|PATCH|DELETE) /[^"]*)"`)
+	var routes []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			routes = append(routes, m[1])
+		}
+	}
+	if len(routes) == 0 {
+		t.Fatal("found no routes in api/*.go; has the way routes are declared changed?")
 	}
 	return routes
 }
@@ -393,6 +445,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 
 	t.Run("device api", func(t *testing.T) {
+		for _, r := range apiRoutes(t) {
+			if !slices.Contains(apiRoutesCovered, r) {
+				t.Errorf("device API route %s has no authorisation case: add it to apiRoutesCovered and to the matrix", r)
+			}
+		}
 		cases := []struct {
 			name, path, body string
 			want             []int
@@ -406,6 +463,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"renew with another tenant's lease", "/api/v1/devices/renew", `{"tenant":"acme","lease":"` + e.leaseA + `"}`, []int{401}},
 			{"renew with a forged lease", "/api/v1/devices/renew", `{"tenant":"default","lease":"` + e.leaseA[:len(e.leaseA)-4] + `AAAA"}`, []int{401}},
 			{"renew with garbage", "/api/v1/devices/renew", `{"tenant":"default","lease":"garbage"}`, []int{401}},
+			// Another user of the tenant, with her own valid password,
+			// claims Ada's device.
+			{"login with another user's device", "/api/v1/devices/login", `{"tenant":"default","userName":"eve@default.example","password":"eve's long password","deviceCode":"DEV-A","product":"counter"}`, []int{400, 403, 409}},
 		}
 		for _, c := range cases {
 			check(t, c.name, e.post(t, c.path, c.body, nil), is(c.want...), fmt.Sprint(c.want))
@@ -427,6 +487,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 
 	t.Run("portal", func(t *testing.T) {
+		// The control: default's real admin gets in, so the refusals
+		// below are about who asks.
+		req, _ := http.NewRequest("GET", e.s.url+"/admin/t/"+e.tenantA.ID+"/users", nil)
+		req.AddCookie(&http.Cookie{Name: auth.PortalCookie, Value: e.sessA})
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "default's admin: GET users", res, is(200), "200")
 		fill := strings.NewReplacer("{tenant}", e.tenantA.ID, "{id}", e.userA, "{job}", store.NewID(), "{pool}", store.NewID(), "{$}", "")
 		for _, route := range adminRoutes(t) {
 			method, pattern, _ := strings.Cut(route, " ")
@@ -461,6 +530,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if strings.HasPrefix(pattern, "/t/{tenant}") || strings.HasPrefix(pattern, "/op/") {
 				check(t, "acme's admin: "+method+" /admin"+path, do(e.sessB), is(403), "403")
 			}
+			// A user of default who is not (or no longer) its account
+			// admin, with a session of their own (fresh each time: a
+			// refusal ends it): refused everywhere, as on sign-in.
+			ada := e.session(t, store.RoleTenantAdmin, e.tenantA.ID, "ada@default.example", time.Now().Add(time.Hour))
+			check(t, "non-admin user: "+method+" /admin"+path, do(ada), is(403), "403")
 		}
 	})
 
