@@ -44,6 +44,13 @@ type Deps struct {
 	// Imports.RunPending on every node.
 	Imports *importer.Runner
 
+	// Invites sends invitation, password-reset and login-details links
+	// (nil: one over Store with the default expiry and bare messages).
+	Invites *auth.Invites
+	// SMS says a text-message channel is configured: the user panel then
+	// offers "Send login details by SMS".
+	SMS bool
+
 	// RequestLog feeds "last requests from your IdP" (nil: a private,
 	// empty one).
 	RequestLog *RequestLog
@@ -72,6 +79,7 @@ type server struct {
 	roles    *auth.Roles
 	boot     *auth.Bootstrap
 	invites  *auth.Invites
+	sms      bool
 	public   string
 	base     string
 	reqlog   *RequestLog
@@ -132,7 +140,10 @@ func New(d Deps) http.Handler {
 	// not OIDC is configured on this node: a session outlives a change
 	// of configuration, and another node may have started it.
 	s.roles = &auth.Roles{Config: d.OIDC, Store: d.Store}
-	s.invites = &auth.Invites{Store: d.Store, PublicURL: s.public, Logger: s.log, Now: s.now}
+	s.invites, s.sms = d.Invites, d.SMS
+	if s.invites == nil {
+		s.invites = &auth.Invites{Store: d.Store, PublicURL: s.public, Logger: s.log, Now: s.now}
+	}
 	s.assets = newAssets(d.AssetsDir, s.base)
 
 	s.cop = http.NewCrossOriginProtection()
@@ -211,6 +222,7 @@ func (s *server) routes() {
 	t("POST /t/{tenant}/users/{id}/active", s.userSetActive)
 	t("POST /t/{tenant}/users/{id}/invite", s.userInvite)
 	t("POST /t/{tenant}/users/{id}/reset", s.userReset)
+	t("POST /t/{tenant}/users/{id}/sms", s.userLoginSMS)
 	t("POST /t/{tenant}/users/{id}/seats", s.userSeat)
 	t("POST /t/{tenant}/users/{id}/note", s.userNote)
 	t("GET /t/{tenant}/users/{id}/note", s.userNotePage)
