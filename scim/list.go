@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -209,6 +210,22 @@ func (h *handler) respondList(w http.ResponseWriter, r *http.Request, tenant str
 // it rendered and how many matched in all.
 func (h *handler) listType(ctx context.Context, jw *jsonWriter, tenant string, rt *resourceType, q store.Query, p *projection) (int, int, error) {
 	if rt == userType {
+		if st, ok := h.store.(store.UserStreamer); ok {
+			// Rendered as the store reads them: no page of users built.
+			n := 0
+			total, err := st.StreamUsers(ctx, tenant, q, func(u *store.User) error {
+				x, err := h.userExtras(ctx, tenant, u.ID, p)
+				if err != nil {
+					return err
+				}
+				h.appendUser(jw, u, p, x)
+				n++
+				return nil
+			})
+			if n > 0 || !errors.Is(err, errors.ErrUnsupported) {
+				return n, total, err
+			}
+		}
 		page, err := h.store.ListUsers(ctx, tenant, q)
 		if err != nil {
 			return 0, 0, err

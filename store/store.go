@@ -45,6 +45,18 @@ type Users interface {
 	ListUsers(ctx context.Context, tenantID string, q Query) (*UserPage, error)
 }
 
+// UserStreamer is an optional fast path of Users.ListUsers for a caller
+// that handles each user once, as it comes (a door rendering a page):
+// StreamUsers calls fn with each user of the page ListUsers(ctx,
+// tenantID, q) returns, in its order, and returns its Total. The *User
+// fn gets is the backend's to reuse once fn returns: fn must not keep
+// it (its strings it may). An error from fn ends the stream and is
+// returned. A backend, or a wrapper over one, that cannot stream returns
+// errors.ErrUnsupported without calling fn.
+type UserStreamer interface {
+	StreamUsers(ctx context.Context, tenantID string, q Query, fn func(*User) error) (total int, err error)
+}
+
 // Groups are a tenant's groups, without their members.
 type Groups interface {
 	CreateGroup(ctx context.Context, g *Group) error // ErrConflict{"displayName"|"externalId"}

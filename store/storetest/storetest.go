@@ -86,6 +86,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ListUsersFilters", testListUsersFilters},
 		{"ListUsersSortAndPage", testListUsersSortPage},
 		{"ListUsersScanLimit", testListUsersScanLimit},
+		{"ListAcrossHandles", testListAcrossHandles},
 		{"ListGroups", testListGroups},
 		{"FilterScanReports", testFilterScanReports},
 		{"Sessions", testSessions},
