@@ -374,6 +374,25 @@ func TestAuthorizationMatrix(t *testing.T) {
 	is := func(codes ...int) func(int) bool { return func(c int) bool { return slices.Contains(codes, c) } }
 
 	t.Run("scim", func(t *testing.T) {
+		// Every resource type the server announces has each of its
+		// endpoints in scimCalls.
+		rtCode, rtBody := scimDo(t, http.DefaultClient, "GET", e.s.url+"/scim/v2/ResourceTypes", e.tokenA, "")
+		var rts struct{ Resources []struct{ Endpoint string } }
+		if err := json.Unmarshal([]byte(rtBody), &rts); rtCode != 200 || err != nil || len(rts.Resources) == 0 {
+			t.Fatalf("GET /ResourceTypes: %d %v %s", rtCode, err, rtBody)
+		}
+		for _, rt := range rts.Resources {
+			for _, want := range []string{"GET " + rt.Endpoint, "POST " + rt.Endpoint, "POST " + rt.Endpoint + "/.search",
+				"GET " + rt.Endpoint + "/{id}", "PUT " + rt.Endpoint + "/{id}", "PATCH " + rt.Endpoint + "/{id}", "DELETE " + rt.Endpoint + "/{id}"} {
+				if !slices.ContainsFunc(e.scimCalls(), func(c struct{ method, path, body string }) bool {
+					p := strings.NewReplacer(e.userA, "{id}", e.groupA, "{id}").Replace(c.path)
+					p, _, _ = strings.Cut(p, "?")
+					return c.method+" "+strings.TrimPrefix(p, "/scim/v2") == want
+				}) {
+					t.Errorf("resource type endpoint %s has no case in scimCalls", want)
+				}
+			}
+		}
 		creds := []struct{ name, header string }{
 			{"no token", ""},
 			{"empty bearer", "Bearer "},
