@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/roster-scim/roster/auth"
+	"github.com/roster-scim/roster/importer"
+	"github.com/roster-scim/roster/notify"
 )
 
 // Config is everything `roster` reads at start-up. Values come, each
@@ -35,6 +39,29 @@ type Config struct {
 	Licensing LicensingConfig `yaml:"licensing"`
 	Devices   DevicesConfig   `yaml:"devices"`
 	Mail      MailConfig      `yaml:"mail"`
+	SMS       SMSConfig       `yaml:"sms"`
+	Import    ImportConfig    `yaml:"import"`
+}
+
+// SMSConfig is the HTTP text-message provider (login details by SMS).
+// Without a URL no text message is sent and the portal does not offer it.
+type SMSConfig struct {
+	URL string `yaml:"url"`
+	// AuthHeader is one "Name: value" header sent with every request.
+	AuthHeader  string `yaml:"auth_header"`
+	ContentType string `yaml:"content_type"`
+	// Body is a Go template over {{.To}}, {{.From}} and {{.Text}}.
+	Body    string        `yaml:"body"`
+	From    string        `yaml:"from"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ImportConfig bounds what one uploaded or imported file may cost.
+type ImportConfig struct {
+	MaxFileBytes  int64  `yaml:"max_file_bytes"`
+	MaxRows       int    `yaml:"max_rows"`
+	MaxUnzipBytes int64  `yaml:"max_unzip_bytes"`
+	TempDir       string `yaml:"temp_dir"`
 }
 
 // DevicesConfig is the device API (/api/v1/devices).
@@ -63,6 +90,10 @@ type LicensingConfig struct {
 type MailConfig struct {
 	From string     `yaml:"from"`
 	SMTP SMTPConfig `yaml:"smtp"`
+	// TemplatesDir holds templates that replace the built-in ones.
+	TemplatesDir string `yaml:"templates_dir"`
+	// InviteTTL is how long an invitation or password-reset link works.
+	InviteTTL time.Duration `yaml:"invite_ttl"`
 }
 
 // SMTPConfig is the submission server.
@@ -198,7 +229,11 @@ func defaultConfig() *Config {
 		},
 		Licensing: LicensingConfig{LeaseTTL: 7 * 24 * time.Hour, ReconcileInterval: 10 * time.Minute},
 		Devices:   DevicesConfig{LoginLimit: LoginLimitConfig{FailuresPerMinute: 30, Burst: 10}},
-		Mail:      MailConfig{From: "Roster <no-reply@localhost>", SMTP: SMTPConfig{Port: 587, TLS: "starttls"}},
+		Mail: MailConfig{From: "Roster <no-reply@localhost>", SMTP: SMTPConfig{Port: 587, TLS: "starttls"},
+			InviteTTL: auth.DefaultInviteTTL},
+		SMS: SMSConfig{ContentType: "application/json", Body: notify.DefaultSMSBody, Timeout: 10 * time.Second},
+		Import: ImportConfig{MaxFileBytes: importer.DefaultLimits.MaxFileSize, MaxRows: importer.DefaultLimits.MaxRows,
+			MaxUnzipBytes: importer.DefaultLimits.MaxUnzipSize},
 	}
 }
 
@@ -575,6 +610,14 @@ func (c *Config) Validate() error {
 		{c.Mail.SMTP.Port < 1 || c.Mail.SMTP.Port > 65535, fmt.Sprintf("mail.smtp.port: %d is not a TCP port", c.Mail.SMTP.Port)},
 		{!slices.Contains([]string{"starttls", "opportunistic", "none"}, c.Mail.SMTP.TLS), fmt.Sprintf("mail.smtp.tls: %q is not one of starttls, opportunistic, none", c.Mail.SMTP.TLS)},
 		{c.Mail.SMTP.Host == "" && c.Mail.SMTP.Username != "", "mail.smtp.host: required when mail.smtp.username is set"},
+		{c.Mail.InviteTTL < 10*time.Minute || c.Mail.InviteTTL > 90*24*time.Hour, fmt.Sprintf("mail.invite_ttl: %s is not between 10m and 2160h (90 days)", c.Mail.InviteTTL)},
+		{c.SMS.URL != "" && !isHTTPURLWithQuery(c.SMS.URL), fmt.Sprintf("sms.url: %q is not an http(s) URL", c.SMS.URL)},
+		{c.SMS.URL == "" && c.SMS.AuthHeader != "", "sms.url: required when sms.auth_header is set"},
+		{c.SMS.AuthHeader != "" && !strings.Contains(c.SMS.AuthHeader, ":"), `sms.auth_header: must look like "Name: value", e.g. "Authorization: Bearer KEY"`},
+		{c.SMS.Timeout < time.Second || c.SMS.Timeout > 2*time.Minute, fmt.Sprintf("sms.timeout: %s is not between 1s and 2m", c.SMS.Timeout)},
+		{c.Import.MaxFileBytes < 1024, fmt.Sprintf("import.max_file_bytes: %d must be at least 1024", c.Import.MaxFileBytes)},
+		{c.Import.MaxRows < 1 || c.Import.MaxRows > 10_000_000, fmt.Sprintf("import.max_rows: %d is not between 1 and 10000000", c.Import.MaxRows)},
+		{c.Import.MaxUnzipBytes < c.Import.MaxFileBytes, fmt.Sprintf("import.max_unzip_bytes: %d is less than import.max_file_bytes (%d); an xlsx never shrinks when unzipped", c.Import.MaxUnzipBytes, c.Import.MaxFileBytes)},
 	}
 	var msgs []string
 	for _, c := range checks {
@@ -614,6 +657,13 @@ func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 		u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+// isHTTPURLWithQuery accepts provider URLs that carry an account id in
+// the query.
+func isHTTPURLWithQuery(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
 }
 
 func isIssuer(s string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/roster-scim/roster/auth"
 	"github.com/roster-scim/roster/importer"
 	"github.com/roster-scim/roster/licensing"
+	"github.com/roster-scim/roster/notify"
 	"github.com/roster-scim/roster/store"
 )
 
@@ -109,14 +110,33 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
-// newImportRunner is the import job runner every door uses: passwords
-// hashed like SCIM's, rows without one invited by e-mail.
-func newImportRunner(cfg *Config, st store.Store, engine *licensing.Engine, holder string, log *slog.Logger) *importer.Runner {
-	publicURL := strings.TrimRight(cfg.Server.PublicURL, "/")
-	if publicURL == "" {
-		publicURL = "http://" + cfg.Server.Addr
+// loadMailTemplates reads the built-in e-mail and text-message templates
+// and mail.templates_dir's overrides; a template that does not parse or
+// names an unknown field stops the start, with one line naming the file.
+func loadMailTemplates(cfg *Config) (*notify.Templates, error) {
+	t, err := notify.LoadTemplates(cfg.Mail.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("mail.templates_dir: %w", err)
 	}
-	invites := &auth.Invites{Store: st, PublicURL: publicURL, Logger: log}
+	return t, nil
+}
+
+// newInvites sends invitation, password-reset and login-details links
+// worded by tmpl, with links under publicURL.
+func newInvites(cfg *Config, st store.Store, publicURL string, tmpl *notify.Templates, log *slog.Logger) *auth.Invites {
+	return &auth.Invites{Store: st, PublicURL: publicURL, TTL: cfg.Mail.InviteTTL, Mail: tmpl, Logger: log}
+}
+
+// importLimits are the configured bounds of one import.
+func importLimits(cfg *Config) importer.Limits {
+	return importer.Limits{MaxFileSize: cfg.Import.MaxFileBytes, MaxRows: cfg.Import.MaxRows,
+		MaxUnzipSize: cfg.Import.MaxUnzipBytes, TempDir: cfg.Import.TempDir}
+}
+
+// newImportRunner is the import job runner every door uses: passwords
+// hashed like SCIM's, rows without one invited by e-mail, the configured
+// limits.
+func newImportRunner(cfg *Config, st store.Store, engine *licensing.Engine, invites *auth.Invites, holder string, log *slog.Logger) *importer.Runner {
 	return &importer.Runner{
 		Store:        st,
 		Engine:       engine,
@@ -126,13 +146,23 @@ func newImportRunner(cfg *Config, st store.Store, engine *licensing.Engine, hold
 		},
 		Holder: holder,
 		Logger: log,
+		Limits: importLimits(cfg),
 	}
 }
 
 // importFile checks and runs one file with a progress line on stdout.
 func importFile(ctx context.Context, cfg *Config, st store.Store, t *store.Tenant, rd io.Reader, name, mode string, stdout io.Writer) (*store.ImportJob, error) {
 	var meter importer.Meter
-	r := newImportRunner(cfg, st, licensing.New(st), nodeName(), slog.New(slog.DiscardHandler))
+	tmpl, err := loadMailTemplates(cfg)
+	if err != nil {
+		return nil, err
+	}
+	publicURL := strings.TrimRight(cfg.Server.PublicURL, "/")
+	if publicURL == "" {
+		publicURL = "http://" + cfg.Server.Addr
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	r := newImportRunner(cfg, st, licensing.New(st, licensing.WithMail(tmpl)), newInvites(cfg, st, publicURL, tmpl, quiet), nodeName(), quiet)
 	r.OnProgress = func(j *store.ImportJob) {
 		fmt.Fprintf(stdout, "\r%s\x1b[K", meter.Line(j, time.Now()))
 	}

@@ -74,6 +74,19 @@ func oneLine(err error) string {
 
 func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
+	// Before any data is touched: a broken template is a configuration error.
+	tmpl, err := loadMailTemplates(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.SMS.URL != "" {
+		if _, err := newSMSSender(cfg); err != nil {
+			return err
+		}
+	}
+	if len(tmpl.Overridden) > 0 {
+		log.Info("mail templates", "dir", cfg.Mail.TemplatesDir, "overridden", tmpl.Overridden)
+	}
 
 	// The data directory holds the bootstrap links whatever the backend.
 	if err := ensureWritableDir(cfg.Storage.DataDir); err != nil {
@@ -138,18 +151,22 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		link = auth.BootstrapURL(publicURL, s)
 	}
 
-	engine := licensing.New(st, licensing.WithLogger(log))
+	engine := licensing.New(st, licensing.WithLogger(log), licensing.WithMail(tmpl))
+	invites := newInvites(cfg, st, publicURL, tmpl, log)
+	imports := newImportRunner(cfg, st, engine, invites, nodeName(), log)
 	o := cfg.OIDC
 	// One request log: /scim/v2 writes it, the portal's Connect page reads it.
 	reqlog := admin.NewRequestLog(0)
 	portal := admin.New(admin.Deps{Store: st, Engine: engine, Logger: log, PublicURL: publicURL, Bootstrap: bootstrap,
 		RequestLog: reqlog,
-		Imports:    newImportRunner(cfg, st, engine, nodeName(), log),
+		Imports:    imports,
+		Invites:    invites,
+		SMS:        cfg.SMS.URL != "",
 		OIDC: auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
 			Scopes: o.Scopes, OperatorSubjects: o.OperatorSubjects, OperatorEmails: o.OperatorEmails,
 			OperatorGroupsClaim: o.OperatorGroupsClaim, OperatorGroups: o.OperatorGroups,
 			ExternalIDClaim: o.ExternalIDClaim}})
-	workers, err := startWorkers(ctx, cfg, st, engine, log, m)
+	workers, err := startWorkers(ctx, cfg, st, engine, imports, log, m)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roster-scim/roster/admin"
+	"github.com/roster-scim/roster/importer"
 	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/notify"
 	"github.com/roster-scim/roster/store"
@@ -31,7 +32,7 @@ func nodeName() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *licensing.Engine, log *slog.Logger, m *metrics) (*workers, error) {
+func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *licensing.Engine, imports *importer.Runner, log *slog.Logger, m *metrics) (*workers, error) {
 	holder := nodeName()
 	senders := map[string]notify.Sender{"email": notify.LogSender{Log: log}}
 	if cfg.Mail.SMTP.Host != "" {
@@ -44,13 +45,19 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 		}
 		senders["email"] = s
 	}
+	if cfg.SMS.URL != "" {
+		s, err := newSMSSender(cfg)
+		if err != nil {
+			return nil, err
+		}
+		senders["sms"] = s
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &workers{cancel: cancel}
 	dispatcher := &notify.Dispatcher{Outbox: st, Senders: senders, Holder: holder, Log: log}
 	reconciler := &licensing.Reconciler{Engine: engine, Holder: holder, Interval: cfg.Licensing.ReconcileInterval}
 	// Pool usage history for the portal's chart, and expired sessions.
 	sampler := &admin.Sampler{Store: st, Holder: holder, Logger: log}
-	imports := newImportRunner(cfg, st, engine, holder, log)
 	w.wg.Add(4)
 	go func() {
 		defer w.wg.Done()
@@ -73,6 +80,16 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 	go func() { defer w.wg.Done(); runReconciler(ctx, reconciler, m) }()
 	go func() { defer w.wg.Done(); sampler.Run(ctx) }()
 	return w, nil
+}
+
+// newSMSSender is the configured text-message provider.
+func newSMSSender(cfg *Config) (*notify.SMSSender, error) {
+	s, err := notify.NewSMSSender(notify.SMSConfig{URL: cfg.SMS.URL, AuthHeader: cfg.SMS.AuthHeader,
+		ContentType: cfg.SMS.ContentType, Body: cfg.SMS.Body, From: cfg.SMS.From, Timeout: cfg.SMS.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("sms: %w", err)
+	}
+	return s, nil
 }
 
 // runReconciler is reconciler.Run, counting what each round corrected.

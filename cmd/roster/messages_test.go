@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roster-scim/roster/store"
+	"github.com/roster-scim/roster/store/sqlite"
+)
+
+// mail.templates_dir: a template that does not parse stops `roster serve`
+// with one line naming the file, before any data is touched; a good
+// override words the invitations `roster import` sends.
+func TestMailTemplatesDir(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	broken := filepath.Join(dir, "broken")
+	os.Mkdir(broken, 0o700)
+	os.WriteFile(filepath.Join(broken, "invitation.html"), []byte("<p>Hello {{.Name</p>"), 0o600)
+	code, stdout, stderr := run("serve", "--addr", "127.0.0.1:0", "--data", data, "--config", writeConfigFile(t, "mail:\n  templates_dir: "+broken+"\n"))
+	if code != exitFailure || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "mail.templates_dir: "+filepath.Join(broken, "invitation.html")+": template: invitation.html:1:") {
+		t.Errorf("serve with a broken template: exit %d, stderr:\n%s\nwant one line naming the file", code, stderr)
+	}
+	if strings.Contains(stdout, "rst_") {
+		t.Errorf("a failed start printed a token:\n%s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(data, "roster.db")); err == nil {
+		t.Errorf("a failed start created the database")
+	}
+
+	good := filepath.Join(dir, "good")
+	os.Mkdir(good, 0o700)
+	os.WriteFile(filepath.Join(good, "invitation.txt"), []byte("Subject: {{.Name}}, welcome aboard {{.Org}}\n\nYour link: {{.Link}}\n"), 0o600)
+	cfg := writeConfigFile(t, "mail:\n  templates_dir: "+good+"\n  invite_ttl: 24h\n")
+	if code, _, stderr := run("tenant", "create", "acme", "--data", data); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, stderr)
+	}
+	csv := filepath.Join(dir, "users.csv")
+	os.WriteFile(csv, []byte("First Name,Last Name,Login,Email Address\nAnn,Lee,ann@acme.test,ann@acme.test\n"), 0o600)
+	if code, stdout, stderr := run("import", "--tenant", "acme", "--data", data, "--config", cfg, csv); code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	st, err := sqlite.Open(filepath.Join(data, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	ten, err := st.GetTenantByName(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := st.ListOutbox(ctx, ten.ID, 10)
+	if len(msgs) != 1 || msgs[0].Subject != "Ann, welcome aboard acme" || !strings.HasPrefix(msgs[0].Text, "Your link: http") ||
+		!strings.Contains(msgs[0].HTML, "Activate your account") {
+		t.Fatalf("invitation queued by the import: %+v; want the overridden text and the built-in HTML", msgs)
+	}
+	u, _ := st.GetUserByUserName(ctx, ten.ID, "ann@acme.test")
+	invs, _ := st.ListInvitations(ctx, ten.ID, u.ID)
+	if len(invs) != 1 || invs[0].ExpiresAt.Sub(invs[0].CreatedAt).Round(1e9).String() != "24h0m0s" {
+		t.Errorf("invitation lifetime: %+v, want mail.invite_ttl (24h)", invs)
+	}
+}
+
+// import.max_file_bytes and import.max_rows bound `roster import`; an
+// over-limit file is refused in one line saying the limit.
+func TestImportLimitsFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, _, stderr := run("tenant", "create", "acme", "--data", data); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, stderr)
+	}
+	var b strings.Builder
+	b.WriteString("First Name,Last Name,Login,Email Address\n")
+	for i := range 40 {
+		b.WriteString("Ann,Lee,ann" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@acme.test,ann@acme.test\n")
+	}
+	csv := filepath.Join(dir, "users.csv")
+	os.WriteFile(csv, []byte(b.String()), 0o600)
+	tests := []struct {
+		config, want string
+	}{
+		{"import:\n  max_file_bytes: 1024\n", "larger than 1 KB"},
+		{"import:\n  max_rows: 10\n", "more than 10 rows"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := run("import", "--tenant", "acme", "--data", data, "--config", writeConfigFile(t, tt.config), csv)
+		if code != exitFailure || !strings.Contains(stderr, tt.want) {
+			t.Errorf("config %q: exit %d, stderr:\n%s\nwant a refusal saying %q", tt.config, code, stderr, tt.want)
+		}
+	}
+	st, err := sqlite.Open(filepath.Join(data, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ten, _ := st.GetTenantByName(context.Background(), "acme")
+	if page, _ := st.ListUsers(context.Background(), ten.ID, store.Query{}); page.Total != 0 {
+		t.Errorf("over-limit files imported %d users", page.Total)
+	}
+}
