@@ -158,6 +158,8 @@ var storeOnlyMethods = map[string]bool{
 	"Path":           true, // sqlite: the database file, for cmd's messages
 	"SchemaVersion":  true, // sqlite: migrations' own tests
 	"BuildUserPages": true, // sqlite: writes the list copy ahead of readers; called on the concrete store
+	// Set on the concrete store before wrapping (observeFilterScans).
+	"ObserveFilterScans": true,
 }
 
 // TestStoreMetricsHidesNothing: instrumentStore wraps the backend, and a
