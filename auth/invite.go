@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -31,6 +32,8 @@ const MinPasswordLength = 12
 type InviteStore interface {
 	store.Invitations
 	GetUser(ctx context.Context, tenantID, id string) (*store.User, error)
+	GetUserByUserName(ctx context.Context, tenantID, userName string) (*store.User, error)
+	GetTenantByName(ctx context.Context, name string) (*store.Tenant, error)
 	UpdateUser(ctx context.Context, u *store.User) error
 	GetTenant(ctx context.Context, id string) (*store.Tenant, error)
 	Enqueue(ctx context.Context, m *store.OutboxMessage) error
@@ -217,9 +220,21 @@ func (iv *Invites) renderMail(name string, data map[string]string) (subject, tex
 	return subject, text, "", nil
 }
 
+// ForgotPath is where users ask for a password-reset link themselves.
+const ForgotPath = InvitePath + "forgot"
+
+// ForgotCooldown is how long after a link was sent a user's own request
+// sends no other: asking repeatedly must not flood anyone's mailbox.
+const ForgotCooldown = 5 * time.Minute
+
 // ServeHTTP serves GET and POST InvitePath+<secret>: a form to choose a
-// password, then the result. Every refusal says what to do next.
+// password, then the result. Every refusal says what to do next. At
+// ForgotPath it serves the user's own request for a reset link.
 func (iv *Invites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ForgotPath {
+		iv.forgot(w, r)
+		return
+	}
 	secret := strings.TrimPrefix(r.URL.Path, InvitePath)
 	inv, err := iv.usable(r.Context(), secret)
 	if err != nil {
@@ -279,6 +294,74 @@ func (iv *Invites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	iv.render(w, r, http.StatusOK, page)
 }
 
+// forgot is "Forgot your password?": the user names their organisation
+// and user name, and a reset link goes to the user's e-mail address (an
+// activation link while the account is still pending). The answer is the
+// same whether or not the account exists, so the page cannot be used to
+// find out who has one.
+func (iv *Invites) forgot(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		iv.render(w, r, http.StatusOK, invitePage{Forgot: true})
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	org, name := strings.TrimSpace(r.PostFormValue("org")), strings.TrimSpace(r.PostFormValue("username"))
+	if org == "" || name == "" {
+		iv.render(w, r, http.StatusUnprocessableEntity, invitePage{Forgot: true, Org: org, UserName: name,
+			Error: "Enter the name of your organisation and your user name."})
+		return
+	}
+	if err := iv.sendForgotten(r.Context(), org, name); err != nil {
+		iv.fail(w, r, err)
+		return
+	}
+	iv.render(w, r, http.StatusOK, invitePage{Forgot: true, Sent: true})
+}
+
+// sendForgotten sends the link when the account exists, is active and has
+// an address, and no link was sent in the last ForgotCooldown.
+func (iv *Invites) sendForgotten(ctx context.Context, org, name string) error {
+	t, err := iv.Store.GetTenantByName(ctx, org)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u, err := iv.Store.GetUserByUserName(ctx, t.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.Suspended || !u.Active || u.PrimaryEmail() == "" {
+		return nil
+	}
+	invs, err := iv.Store.ListInvitations(ctx, t.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	ttl := cmp.Or(iv.TTL, DefaultInviteTTL)
+	now := iv.now()
+	for _, inv := range invs {
+		if inv.UsedAt.IsZero() && inv.ExpiresAt.After(now) && now.Sub(inv.ExpiresAt.Add(-ttl)) < ForgotCooldown {
+			return nil
+		}
+	}
+	kind := store.InviteReset
+	if u.Activation == store.ActivationPending {
+		kind = store.InviteActivate
+	}
+	return iv.Send(ctx, t.ID, u.ID, kind, "user:"+u.ID)
+}
+
 func (iv *Invites) usable(ctx context.Context, secret string) (*store.Invitation, error) {
 	if !strings.HasPrefix(secret, "rsi_") || len(secret) > 100 {
 		return nil, store.ErrNotFound
@@ -322,6 +405,9 @@ func containsLogin(pw, userName string) bool {
 
 type invitePage struct {
 	UserName string
+	Org      string
+	Forgot   bool // the "Forgot your password?" form
+	Sent     bool // its answer
 	Reset    bool
 	Gone     bool
 	Done     bool
@@ -362,8 +448,19 @@ label{display:block;margin:1em 0 .25em;font-weight:600}input{font:inherit;width:
 button{font:inherit;margin-top:1.25em;padding:.5em 1.25em;border:0;border-radius:4px;background:#2553b8;color:#fff;cursor:pointer}
 .error{background:#fde8e8;border:1px solid #e0a0a0;border-radius:4px;padding:.75em 1em}.ok{background:#e6f4ea;border:1px solid #9fd3ad;border-radius:4px;padding:.75em 1em}</style>
 </head><body>
-{{if .Gone}}<h1>This link no longer works</h1>
-<p>It was already used or it has expired. Ask your administrator to send you a new invitation or password reset.</p>
+{{if .Forgot}}<h1>Forgot your password?</h1>
+{{if .Sent}}<p class="ok" role="status">If that account exists and is active, a link to set a new password is on its way to its e-mail address. It works once; if nothing arrives within a few minutes, check the user name or ask your administrator.</p>
+{{else}}<p>Enter your organisation and user name; a link to set a new password goes to your e-mail address.</p>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+<form method="post">
+<label for="org">Organisation</label>
+<input id="org" name="org" value="{{.Org}}" autocomplete="organization" maxlength="200" required>
+<label for="username">User name</label>
+<input id="username" name="username" value="{{.UserName}}" autocomplete="username" maxlength="512" required>
+<button type="submit">Send the link</button>
+</form>{{end}}
+{{else if .Gone}}<h1>This link no longer works</h1>
+<p>It was already used or it has expired. Ask your administrator to send you a new invitation or password reset, or <a href="forgot">ask for a new link yourself</a>.</p>
 {{else if .Done}}<h1>{{if .Reset}}Your password is changed{{else}}Your account is active{{end}}</h1>
 <p class="ok" role="status">Sign in from the app with your user name <strong>{{.UserName}}</strong> and the password you just chose.</p>
 {{else}}<h1>{{if .Reset}}Set a new password{{else}}Activate your account{{end}}</h1>

@@ -175,3 +175,71 @@ func submit(t *testing.T, link, pw, confirm string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestForgotPasswordThroughRealSMTP: a user asks for a reset link
+// themselves; it arrives by SMTP and works once. The answer does not say
+// whether the account exists, and asking again at once sends nothing more.
+func TestForgotPasswordThroughRealSMTP(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "roster.db"))
+	must(t, err)
+	defer st.Close()
+	ten := &store.Tenant{Name: "Acme"}
+	must(t, st.CreateTenant(ctx, ten))
+	u := &store.User{TenantID: ten.ID, UserName: "ada@acme.io", Active: true, Activation: store.ActivationActive,
+		Emails: []store.MultiValue{{Value: "ada@acme.io", Primary: true}}}
+	must(t, st.CreateUser(ctx, u))
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tm, err := notify.LoadTemplates("")
+	must(t, err)
+	iv := &auth.Invites{Store: st, TTL: time.Hour, Now: clock, Mail: tm, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	page := httptest.NewServer(iv)
+	defer page.Close()
+	iv.PublicURL = page.URL
+	s := &sink{}
+	addr, _ := startSink(t, s, "127.0.0.1:0")
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	sender, err := notify.NewSMTPSender(notify.SMTPConfig{Host: host, Port: port, From: "Roster <no-reply@roster.test>", TLS: "none"})
+	must(t, err)
+	d := &notify.Dispatcher{Outbox: st, Senders: map[string]notify.Sender{"email": sender}, Holder: "n1", Now: clock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+
+	ask := func(org, name string) (int, string) {
+		t.Helper()
+		resp, err := http.PostForm(page.URL+auth.ForgotPath, url.Values{"org": {org}, "username": {name}})
+		must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, known := ask("acme", "ADA@acme.io") // names as people type them
+	if code != http.StatusOK || !strings.Contains(known, "on its way") {
+		t.Fatalf("known user: %d\n%s", code, known)
+	}
+	if sent, _, _ := d.RunOnce(ctx); sent != 1 {
+		t.Fatalf("sent %d e-mails, want the reset link", sent)
+	}
+	link := lastLink(t, s)
+	if code, body := submit(t, link, "a brand new passphrase", "a brand new passphrase"); code != http.StatusOK || !strings.Contains(body, "password is changed") {
+		t.Fatalf("reset link: %d\n%s", code, body)
+	}
+	if code, _ := get(t, link); code != http.StatusGone {
+		t.Errorf("reset link used twice: %d, want 410", code)
+	}
+	for _, who := range [][2]string{{"acme", "nobody@acme.io"}, {"nowhere", "ada@acme.io"}} {
+		if code, body := ask(who[0], who[1]); code != http.StatusOK || body != known {
+			t.Errorf("unknown %v: %d, answer differs from a known user's", who, code)
+		}
+	}
+	now = now.Add(time.Minute)
+	ask("acme", "ada@acme.io") // the link above is used: a new one goes out
+	ask("acme", "ada@acme.io") // within the cool-down: nothing more
+	if sent, _, _ := d.RunOnce(ctx); sent != 1 {
+		t.Errorf("two requests a moment apart sent %d e-mails, want 1", sent)
+	}
+	if code, body := ask("", ""); code != http.StatusUnprocessableEntity || !strings.Contains(body, "Enter the name of your organisation") {
+		t.Errorf("empty form: %d", code)
+	}
+}

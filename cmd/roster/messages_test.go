@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/sqlite"
@@ -100,5 +103,48 @@ func TestImportLimitsFromConfig(t *testing.T) {
 	ten, _ := st.GetTenantByName(context.Background(), "acme")
 	if page, _ := st.ListUsers(context.Background(), ten.ID, store.Query{}); page.Total != 0 {
 		t.Errorf("over-limit files imported %d users", page.Total)
+	}
+}
+
+// `roster serve` answers "forgot your password" with the configured
+// templates and link lifetime.
+func TestServeForgotPasswordUsesTemplates(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "templates")
+	os.Mkdir(tmpl, 0o700)
+	// A user the IdP created is still to activate: their own request
+	// sends an activation link.
+	os.WriteFile(filepath.Join(tmpl, "invitation.txt"), []byte("Subject: Link for {{.UserName}}\n\n{{.Link}}\n"), 0o600)
+	srv := startServer(t, filepath.Join(dir, "data"), "--config", writeConfigFile(t, "mail:\n  templates_dir: "+tmpl+"\n  invite_ttl: 30m\n"))
+	code, body := scimDo(t, http.DefaultClient, "POST", srv.url+"/scim/v2/Users", srv.token,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@acme.test","active":true,"emails":[{"value":"ada@acme.test","primary":true}]}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create user: %d %s", code, body)
+	}
+	res, err := http.PostForm(srv.url+"/invite/forgot", url.Values{"org": {"default"}, "username": {"ada@acme.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("forgot: %d", res.StatusCode)
+	}
+	st := openSQLiteT(t, filepath.Join(dir, "data"))
+	ctx := context.Background()
+	ten, err := st.GetTenantByName(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := st.ListOutbox(ctx, ten.ID, 10)
+	if len(msgs) != 1 || msgs[0].Subject != "Link for ada@acme.test" || !strings.HasPrefix(msgs[0].Text, srv.url+"/invite/rsi_") {
+		for _, m := range msgs {
+			t.Logf("queued %q: %q", m.Subject, m.Text)
+		}
+		t.Fatalf("queued %d messages; want the link from the overridden template with a link to this server", len(msgs))
+	}
+	u, _ := st.GetUserByUserName(ctx, ten.ID, "ada@acme.test")
+	invs, _ := st.ListInvitations(ctx, ten.ID, u.ID)
+	if len(invs) != 1 || invs[0].ExpiresAt.Sub(invs[0].CreatedAt).Round(time.Minute) != 30*time.Minute {
+		t.Errorf("link lifetime: %+v, want mail.invite_ttl (30m)", invs)
 	}
 }

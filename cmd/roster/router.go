@@ -28,6 +28,9 @@ type routerDeps struct {
 	reqlog    *admin.RequestLog
 	metrics   *metrics
 	clients   *clientAddr
+	// invites serves invitation links and "forgot your password" (nil:
+	// one over store with the default expiry and bare messages).
+	invites *auth.Invites
 	// draining is set when shutdown starts, so /readyz tells load
 	// balancers to stop sending new work while in-flight requests finish.
 	draining *atomic.Bool
@@ -115,7 +118,11 @@ func newRouter(d routerDeps) http.Handler {
 		r.Use(csrf.Handler)
 		// Invitation and password-reset links: no session, the link is
 		// the credential.
-		r.Handle(auth.InvitePath+"*", &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log})
+		invites := d.invites
+		if invites == nil {
+			invites = &auth.Invites{Store: d.store, PublicURL: d.publicURL, Logger: d.log}
+		}
+		r.Handle(auth.InvitePath+"*", invites)
 	})
 	r.Mount("/admin", d.portal)
 	if d.cfg.Server.AdminAddr == "" {

@@ -175,7 +175,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	var draining atomic.Bool
 	srv := &http.Server{
 		Handler: newRouter(routerDeps{cfg: cfg, publicURL: publicURL, store: st, engine: engine, log: log,
-			portal: portal, reqlog: reqlog, metrics: m, clients: newClientAddr(cfg.Server.TrustedProxies),
+			portal: portal, reqlog: reqlog, metrics: m, clients: newClientAddr(cfg.Server.TrustedProxies), invites: invites,
 			draining: &draining}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: min(cfg.Server.ReadTimeout, 10*time.Second),
