@@ -244,6 +244,8 @@ func (s *server) routes() {
 	t("POST /t/{tenant}/devices/license", s.deviceLicense)
 	t("GET /t/{tenant}/devices/move", s.movePage)
 	t("POST /t/{tenant}/devices/move", s.moveSeat)
+	t("GET /t/{tenant}/devices/{id}/move", s.moveDevicePage)
+	t("POST /t/{tenant}/devices/{id}/move", s.moveDevice)
 
 	t("GET /t/{tenant}/import", s.importPage)
 	t("POST /t/{tenant}/import", s.importUpload)

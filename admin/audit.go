@@ -54,6 +54,7 @@ var actionLabels = map[string]string{
 	"rule.delete":            "Removed license rule",
 	"device.block":           "Blocked device",
 	"device.unbind":          "Unbound device",
+	"device.move":            "Moved device",
 	"token.create":           "Created SCIM token",
 	"token.revoke":           "Revoked SCIM token",
 	"tenant.create":          "Created account",

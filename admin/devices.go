@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"errors"
 	"net/url"
 	"slices"
@@ -23,11 +24,15 @@ type devicesData struct {
 	Rows            []devRow
 	Total           int
 	Page, Pages     int
-	PrevURL         string
-	NextURL         string
-	Return          string // this page with its filters, for the actions to come back to
-	LicenseURL      string
-	HasPools        bool
+	// More: the store pages devices without counting them (DevicePager),
+	// so the pager says whether a next page exists, not how many.
+	More       bool
+	Counted    bool
+	PrevURL    string
+	NextURL    string
+	Return     string // this page with its filters, for the actions to come back to
+	LicenseURL string
+	HasPools   bool
 }
 
 type productOption struct {
@@ -47,6 +52,7 @@ type devRow struct {
 	CanAssign, CanRemove, CanMove bool
 	CanFlag                       bool
 	MoveURL, NoteURL, FlagURL     string
+	MoveDeviceURL                 string
 	BlockURL                      string
 	GroupGranted                  bool
 }
@@ -111,69 +117,18 @@ func (s *server) devicesPage(c *rc) error {
 	}
 	d.Return = c.T("devices") + listQuery(d.Page)
 
-	devs, err := s.st.ListDevices(c.ctx(), c.tenant.ID, "")
+	items, err := s.deviceItems(c, k, d)
 	if err != nil {
 		return err
 	}
-	// One query per pool for every seat, rather than one per device.
-	seats := map[string]*store.Assignment{} // pool/user
-	for _, p := range k.Pools {
-		as, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{PoolID: p.ID})
-		if err != nil {
-			return err
-		}
-		for _, a := range as {
-			seats[p.ID+"/"+a.UserID] = a
-		}
-	}
-	type item struct {
-		d    *store.Device
-		pool *store.Pool
-		a    *store.Assignment
-	}
-	var items []item
-	for _, dv := range devs {
-		if d.Product != "" && dv.ProductID != d.Product {
-			continue
-		}
-		it := item{d: dv, pool: k.PoolOfProduct(dv.ProductID)}
-		if it.pool != nil {
-			it.a = seats[it.pool.ID+"/"+dv.UserID]
-		}
-		active := it.a != nil && it.a.State == store.AssignActive
-		switch d.Status {
-		case "licensed":
-			if !active {
-				continue
-			}
-		case "unlicensed":
-			if active {
-				continue
-			}
-		case "waiting":
-			if it.a == nil || it.a.State != store.AssignWaiting {
-				continue
-			}
-		case "blocked":
-			if dv.State != store.DeviceBlocked {
-				continue
-			}
-		}
-		items = append(items, it)
-	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.d.DeviceCode, b.d.DeviceCode) })
-	d.Total = len(items)
-	d.Pages = max(1, (d.Total+devicesPerPage-1)/devicesPerPage)
-	d.Page = min(d.Page, d.Pages)
 	if d.Page > 1 {
 		d.PrevURL = c.T("devices") + listQuery(d.Page-1)
 	}
-	if d.Page < d.Pages {
+	if d.Page < d.Pages || d.More {
 		d.NextURL = c.T("devices") + listQuery(d.Page+1)
 	}
-	lo := (d.Page - 1) * devicesPerPage
 	users := map[string]*store.User{}
-	for _, it := range items[lo:min(len(items), lo+devicesPerPage)] {
+	for _, it := range items {
 		u, ok := users[it.d.UserID]
 		if !ok {
 			u, err = s.st.GetUser(c.ctx(), c.tenant.ID, it.d.UserID)
@@ -204,6 +159,9 @@ func (s *server) devicesPage(c *rc) error {
 		row.CanMove = active && !row.GroupGranted
 		// The seeds allow flagging inactive only without a license.
 		row.CanFlag = u != nil && u.Active && !active && !c.isSelf(u)
+		if it.d.State != store.DeviceBlocked && it.pool != nil {
+			row.MoveDeviceURL = c.T("devices", it.d.ID, "move") + "?" + url.Values{"return": {d.Return}}.Encode()
+		}
 		if row.CanMove {
 			row.MoveURL = c.T("devices", "move") + "?" + url.Values{"pool": {row.PoolID}, "from": {u.ID}}.Encode()
 		}
@@ -361,4 +319,104 @@ func (s *server) deviceState(c *rc) error {
 		return c.back(back, s.eng.BlockDevice(c.ctx(), c.tenant.ID, id, c.actor()), "Device "+dv.DeviceCode+" was blocked; its leases no longer renew.")
 	}
 	return invalid("unknown device action")
+}
+
+// devItem is a device with its product's pool and its user's seat there.
+type devItem struct {
+	d    *store.Device
+	pool *store.Pool
+	a    *store.Assignment
+}
+
+// deviceItems returns the page d asks for. A store that pages devices
+// (store.DevicePager) reads that page and its seats only; otherwise every
+// device and seat of the tenant is read and filtered here.
+func (s *server) deviceItems(c *rc, k *catalog, d *devicesData) ([]devItem, error) {
+	if pager, ok := s.st.(store.DevicePager); ok {
+		q := store.DeviceQuery{ProductID: d.Product, Offset: (d.Page - 1) * devicesPerPage, Limit: devicesPerPage}
+		switch d.Status {
+		case "licensed":
+			q.License = store.LicenseActive
+		case "unlicensed":
+			q.License = store.LicenseNone
+		case "waiting":
+			q.License = store.LicenseWaiting
+		case "blocked":
+			q.State = store.DeviceBlocked
+		}
+		pg, err := pager.ListDevicesPage(c.ctx(), c.tenant.ID, q)
+		if err != nil {
+			return nil, err
+		}
+		d.More, d.Pages = pg.More, d.Page
+		items := make([]devItem, 0, len(pg.Devices))
+		for _, dv := range pg.Devices {
+			it := devItem{d: dv, pool: k.PoolOfProduct(dv.ProductID)}
+			if it.pool != nil {
+				a, err := s.st.GetAssignment(c.ctx(), c.tenant.ID, it.pool.ID, dv.UserID)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				}
+				it.a = a
+			}
+			items = append(items, it)
+		}
+		return items, nil
+	}
+
+	devs, err := s.st.ListDevices(c.ctx(), c.tenant.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	// One query per pool for every seat, rather than one per device.
+	seats := map[string]*store.Assignment{} // pool/user
+	for _, p := range k.Pools {
+		as, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{PoolID: p.ID})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			seats[p.ID+"/"+a.UserID] = a
+		}
+	}
+	var items []devItem
+	for _, dv := range devs {
+		if d.Product != "" && dv.ProductID != d.Product {
+			continue
+		}
+		it := devItem{d: dv, pool: k.PoolOfProduct(dv.ProductID)}
+		if it.pool != nil {
+			it.a = seats[it.pool.ID+"/"+dv.UserID]
+		}
+		active := it.a != nil && it.a.State == store.AssignActive
+		switch d.Status {
+		case "licensed":
+			if !active {
+				continue
+			}
+		case "unlicensed":
+			if active {
+				continue
+			}
+		case "waiting":
+			if it.a == nil || it.a.State != store.AssignWaiting {
+				continue
+			}
+		case "blocked":
+			if dv.State != store.DeviceBlocked {
+				continue
+			}
+		}
+		items = append(items, it)
+	}
+	// The order DevicePager keeps: by product, then code.
+	slices.SortFunc(items, func(a, b devItem) int {
+		return cmp.Or(strings.Compare(a.d.ProductID, b.d.ProductID), strings.Compare(a.d.DeviceCode, b.d.DeviceCode))
+	})
+	d.Counted = true
+	d.Total = len(items)
+	d.Pages = max(1, (d.Total+devicesPerPage-1)/devicesPerPage)
+	d.Page = min(d.Page, d.Pages)
+	lo := (d.Page - 1) * devicesPerPage
+	return items[lo:min(len(items), lo+devicesPerPage)], nil
 }

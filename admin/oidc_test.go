@@ -408,6 +408,9 @@ func TestTenantAdminCannotReachOtherTenant(t *testing.T) {
 	g := o.globex
 	victim, _ := o.st.GetUserByUserName(o.ctx, g.ID, "bob@globex.test")
 	must(t, o.eng.Assign(o.ctx, g.ID, o.poolB.ID, victim.ID, "test"))
+	grant, err := o.eng.DeviceLogin(o.ctx, victim, "counter", "DEV-GLOBEX", "Bob's phone", time.Hour)
+	must(t, err)
+	devB := grant.Device
 	grp := &store.Group{TenantID: g.ID, DisplayName: "Globex staff"}
 	must(t, o.st.CreateGroup(o.ctx, grp))
 	_, tokB, err := auth.MintToken(o.ctx, o.st, g.ID, "globex okta", time.Now())
@@ -417,7 +420,7 @@ func TestTenantAdminCannotReachOtherTenant(t *testing.T) {
 	base := o.portal.URL + "/admin/t/" + g.ID
 	gets := []string{"/", "/users", "/users/new", "/users/" + victim.ID, "/users/" + victim.ID + "/edit", "/users/" + victim.ID + "/note",
 		"/groups", "/groups/" + grp.ID, "/licenses", "/devices", "/devices/move?pool=" + o.poolB.ID + "&from=" + victim.ID,
-		"/tokens", "/connect", "/connect/requests", "/audit", "/settings"}
+		"/tokens", "/connect", "/connect/requests", "/audit", "/settings", "/devices/" + devB.ID + "/move"}
 	for _, p := range gets {
 		res, body := b.get(base + p)
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "belongs to another account") {
@@ -443,6 +446,8 @@ func TestTenantAdminCannotReachOtherTenant(t *testing.T) {
 		"/pools/" + o.poolB.ID + "/resize":  {"total": {"1000"}},
 		"/devices/license":                  {"action": {"remove"}, "user": {victim.ID}, "pool": {o.poolB.ID}},
 		"/devices/move":                     {"pool": {o.poolB.ID}, "from": {victim.ID}, "toUserName": {"bob@globex.test"}},
+		"/devices/" + devB.ID + "/move":     {"toUserName": {"alice@acme.test"}},
+		"/devices/" + devB.ID + "/state":    {"action": {"block"}},
 		"/tokens":                           {"name": {"stolen"}},
 		"/tokens/" + tokB.ID + "/revoke":    {},
 		"/settings":                         {"name": {"Pwned"}},
@@ -493,6 +498,10 @@ func snapshot(t *testing.T, e *env, tenantID string) string {
 		b.WriteString(p.ID + ":" + itoa(int64(p.Total)) + "/" + itoa(int64(p.Assigned)) + ",")
 	}
 	reqs, _ := e.st.ListSeatRequests(e.ctx, tenantID, "")
+	devs, _ := e.st.ListDevices(e.ctx, tenantID, "")
+	for _, d := range devs {
+		b.WriteString(d.DeviceCode + ":" + d.UserID + ":" + d.State + ",")
+	}
 	for _, tk := range toks {
 		b.WriteString(tk.Name + ":" + tk.RevokedAt.String() + ",")
 	}
