@@ -44,6 +44,25 @@ func (w *jsonWriter) key(k string) {
 	w.comma = false
 }
 
+// rawKey writes a key rendered in advance (`"k":`, see jsonKey).
+func (w *jsonWriter) rawKey(k string) {
+	w.sep()
+	w.b = append(w.b, k...)
+	w.comma = false
+}
+
+// strAt is strField with a key rendered in advance.
+func (w *jsonWriter) strAt(k, s string) {
+	if s == "" {
+		return
+	}
+	w.rawKey(k)
+	w.str(s)
+}
+
+// jsonKey renders k as rawKey writes it.
+func jsonKey(k string) string { return string(append(appendJSONString(nil, k), ':')) }
+
 func (w *jsonWriter) str(s string) {
 	w.sep()
 	w.b = appendJSONString(w.b, s)
@@ -157,8 +176,9 @@ func (w *jsonWriter) value(v any) {
 }
 
 // plainPrefix returns how many leading bytes of s need no escaping for
-// certain (printable ASCII other than '"' and '\\'), eight at a time: most
-// strings of a response are all such bytes.
+// certain (printable ASCII other than '"' and '\\'): eight at a time, then
+// one at a time up to the first that may: most strings of a response are
+// all such bytes.
 func plainPrefix(s string) int {
 	const (
 		ones  = 0x0101010101010101
@@ -177,8 +197,19 @@ func plainPrefix(s string) int {
 			break
 		}
 	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
 	return i
 }
+
+// jsonPlain tells the bytes that stand for themselves in a JSON string.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // timeFormat is RFC 3339 with milliseconds, the precision records are
 // stored at (store.Timestamp).

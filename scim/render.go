@@ -9,12 +9,20 @@ import (
 // Rendering shared by Users and Groups: values kept verbatim, meta and
 // ETags.
 
+// Keys every resource has, rendered in advance.
+var (
+	keySchemas    = jsonKey("schemas")
+	keyID         = jsonKey("id")
+	keyExternalID = jsonKey("externalId")
+	keyMeta       = jsonKey("meta")
+)
+
 // appendIdentity writes id, always returned, and externalId.
 func appendIdentity(w *jsonWriter, rt *resourceType, id, externalID string, p *projection) {
-	w.key("id")
+	w.rawKey(keyID)
 	w.str(id)
 	if externalID != "" && p.attr("", rt.common.exact["externalId"]) {
-		w.strField("externalId", externalID)
+		w.strAt(keyExternalID, externalID)
 	}
 }
 
@@ -25,7 +33,7 @@ func appendAttr(w *jsonWriter, urn string, a *attrDef, v any, p *projection) {
 	if isEmptyValue(v) {
 		return
 	}
-	w.key(a.name)
+	w.rawKey(a.key)
 	appendValue(w, urn, a, v, p)
 }
 
@@ -53,7 +61,7 @@ func appendElement(w *jsonWriter, urn string, a *attrDef, v any, p *projection) 
 			continue
 		}
 		if sv, ok := lookupKey(m, s.name); ok && !isEmptyValue(sv) {
-			w.key(s.name)
+			w.rawKey(s.key)
 			w.value(sv)
 		}
 	}
@@ -97,7 +105,7 @@ func (h *handler) appendMeta(w *jsonWriter, rt *resourceType, id string, version
 	if !p.attr("", a) {
 		return
 	}
-	w.key("meta")
+	w.rawKey(keyMeta)
 	w.open('{')
 	for _, s := range a.subs {
 		if !p.sub("", a, s) {
@@ -105,15 +113,15 @@ func (h *handler) appendMeta(w *jsonWriter, rt *resourceType, id string, version
 		}
 		switch s.name {
 		case "resourceType":
-			w.strField(s.name, rt.name)
+			w.strAt(s.key, rt.name)
 		case "created":
-			w.key(s.name)
+			w.rawKey(s.key)
 			w.time(created)
 		case "lastModified":
-			w.key(s.name)
+			w.rawKey(s.key)
 			w.time(modified)
 		case "location":
-			w.key(s.name)
+			w.rawKey(s.key)
 			w.sep()
 			w.b = append(w.b, '"')
 			w.b = appendJSONChars(w.b, h.baseURL)
@@ -123,7 +131,7 @@ func (h *handler) appendMeta(w *jsonWriter, rt *resourceType, id string, version
 			w.b = append(w.b, '"')
 			w.comma = true
 		case "version":
-			w.key(s.name)
+			w.rawKey(s.key)
 			w.sep()
 			w.b = append(w.b, `"W/\"`...)
 			w.b = strconv.AppendInt(w.b, version, 10)

@@ -87,6 +87,7 @@ func RosterUserSchema() schema.Schema {
 // built once from the schema package's definitions.
 type attrDef struct {
 	name      string // canonical spelling
+	key       string // name as a JSON key, `"name":` (jsonKey)
 	typ       string // string, boolean, decimal, integer, dateTime, reference, complex, binary
 	multi     bool
 	mut       string // readWrite, readOnly, immutable, writeOnly
@@ -114,6 +115,7 @@ func (a *attrDef) complex() bool { return a.typ == "complex" }
 func newAttrDef(ca schema.CoreAttribute) *attrDef {
 	d := &attrDef{
 		name:      ca.Name(),
+		key:       jsonKey(ca.Name()),
 		typ:       ca.AttributeType(),
 		multi:     ca.MultiValued(),
 		mut:       ca.Mutability(),

@@ -21,7 +21,7 @@ func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, x user
 	groups := x.groups
 
 	w.open('{')
-	w.key("schemas")
+	w.rawKey(keySchemas)
 	w.open('[')
 	w.str(uriUser)
 	if len(ent) > 0 {
@@ -38,27 +38,27 @@ func (h *handler) appendUser(w *jsonWriter, u *store.User, p *projection, x user
 		}
 		switch a.name {
 		case "userName":
-			w.strField(a.name, u.UserName)
+			w.strAt(a.key, u.UserName)
 		case "name":
 			appendName(w, a, &u.Name, p)
 		case "displayName":
-			w.strField(a.name, u.DisplayName)
+			w.strAt(a.key, u.DisplayName)
 		case "nickName":
-			w.strField(a.name, u.NickName)
+			w.strAt(a.key, u.NickName)
 		case "profileUrl":
-			w.strField(a.name, u.ProfileURL)
+			w.strAt(a.key, u.ProfileURL)
 		case "title":
-			w.strField(a.name, u.Title)
+			w.strAt(a.key, u.Title)
 		case "userType":
-			w.strField(a.name, u.UserType)
+			w.strAt(a.key, u.UserType)
 		case "preferredLanguage":
-			w.strField(a.name, u.PreferredLanguage)
+			w.strAt(a.key, u.PreferredLanguage)
 		case "locale":
-			w.strField(a.name, u.Locale)
+			w.strAt(a.key, u.Locale)
 		case "timezone":
-			w.strField(a.name, u.Timezone)
+			w.strAt(a.key, u.Timezone)
 		case "active":
-			w.key(a.name)
+			w.rawKey(a.key)
 			w.boolean(u.Active)
 		case "emails":
 			appendMultiValues(w, a, u.Emails, p)
@@ -94,7 +94,7 @@ func appendName(w *jsonWriter, a *attrDef, n *store.Name, p *projection) {
 	if *n == (store.Name{}) {
 		return
 	}
-	w.key(a.name)
+	w.rawKey(a.key)
 	w.open('{')
 	for _, s := range a.subs {
 		if !p.sub("", a, s) {
@@ -102,17 +102,17 @@ func appendName(w *jsonWriter, a *attrDef, n *store.Name, p *projection) {
 		}
 		switch s.name {
 		case "formatted":
-			w.strField(s.name, n.Formatted)
+			w.strAt(s.key, n.Formatted)
 		case "familyName":
-			w.strField(s.name, n.FamilyName)
+			w.strAt(s.key, n.FamilyName)
 		case "givenName":
-			w.strField(s.name, n.GivenName)
+			w.strAt(s.key, n.GivenName)
 		case "middleName":
-			w.strField(s.name, n.MiddleName)
+			w.strAt(s.key, n.MiddleName)
 		case "honorificPrefix":
-			w.strField(s.name, n.HonorificPrefix)
+			w.strAt(s.key, n.HonorificPrefix)
 		case "honorificSuffix":
-			w.strField(s.name, n.HonorificSuffix)
+			w.strAt(s.key, n.HonorificSuffix)
 		}
 	}
 	w.close('}')
@@ -122,7 +122,7 @@ func appendMultiValues(w *jsonWriter, a *attrDef, mvs []store.MultiValue, p *pro
 	if len(mvs) == 0 {
 		return
 	}
-	w.key(a.name)
+	w.rawKey(a.key)
 	w.open('[')
 	for i := range mvs {
 		mv := &mvs[i]
@@ -133,14 +133,14 @@ func appendMultiValues(w *jsonWriter, a *attrDef, mvs []store.MultiValue, p *pro
 			}
 			switch s.name {
 			case "value":
-				w.strField(s.name, mv.Value)
+				w.strAt(s.key, mv.Value)
 			case "display":
-				w.strField(s.name, mv.Display)
+				w.strAt(s.key, mv.Display)
 			case "type":
-				w.strField(s.name, mv.Type)
+				w.strAt(s.key, mv.Type)
 			case "primary":
 				if mv.Primary {
-					w.key(s.name)
+					w.rawKey(s.key)
 					w.boolean(true)
 				}
 			}
@@ -174,10 +174,10 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 		}
 		switch a.name {
 		case "notes":
-			w.strField(a.name, u.Notes)
+			w.strAt(a.key, u.Notes)
 		case "permissions":
 			if len(u.Permissions) > 0 {
-				w.key(a.name)
+				w.rawKey(a.key)
 				w.open('[')
 				for _, perm := range u.Permissions {
 					w.str(perm)
@@ -185,12 +185,12 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 				w.close(']')
 			}
 		case "accountAdmin":
-			w.key(a.name)
+			w.rawKey(a.key)
 			w.boolean(u.AccountAdmin)
 		case "customerCode":
-			w.strField(a.name, u.CustomerCode)
+			w.strAt(a.key, u.CustomerCode)
 		case "udid":
-			w.strField(a.name, u.UDID)
+			w.strAt(a.key, u.UDID)
 		case "licenses":
 			appendStates(w, a.name, len(x.licenses), func(i int) (string, string, string) {
 				l := x.licenses[i]
@@ -207,7 +207,7 @@ func appendRoster(w *jsonWriter, u *store.User, p *projection, x userExtras) {
 }
 
 func (h *handler) appendGroupRefs(w *jsonWriter, a *attrDef, groups []store.GroupRef, p *projection) {
-	w.key(a.name)
+	w.rawKey(a.key)
 	w.open('[')
 	for _, g := range groups {
 		w.open('{')
@@ -217,14 +217,14 @@ func (h *handler) appendGroupRefs(w *jsonWriter, a *attrDef, groups []store.Grou
 			}
 			switch s.name {
 			case "value":
-				w.strField(s.name, g.ID)
+				w.strAt(s.key, g.ID)
 			case "$ref":
-				w.key(s.name)
+				w.rawKey(s.key)
 				w.str(h.location(groupType, g.ID))
 			case "display":
-				w.strField(s.name, g.DisplayName)
+				w.strAt(s.key, g.DisplayName)
 			case "type":
-				w.strField(s.name, "direct")
+				w.strAt(s.key, "direct")
 			}
 		}
 		w.close('}')
