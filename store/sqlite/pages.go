@@ -96,37 +96,46 @@ func (pg *partsPage) each(fn func(*store.User) error) error {
 	return nil
 }
 
+// latest returns the tenant's runs as last read, whatever their gen.
+func (c *runCache) latest(tenantID string) *runs {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[tenantID]
+}
+
 // nParts is how many parts a run of n users has.
 func nParts(n int) int { return (n + partUsers - 1) / partUsers }
 
 // readParts reads p's page from user_pages. It returns the page, or
 // nil and the runs (their lo) whose parts are missing; nil and no runs
 // when the runs do not describe the users (the rows then answer).
+//
+// With the tenant's runs in memory it is one statement, which reads the
+// totals row and the parts in one snapshot: when the totals' gen is
+// still the runs', the parts are theirs. Otherwise a read transaction
+// reads the totals, then the runs, then the parts.
 func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*partsPage, []string, error) {
+	// A few rows whatever the tenant's size: no cancellation to watch
+	// (see cdb.detach).
+	quick := context.WithoutCancel(ctx)
+	if r := s.runs.latest(tenantID); r != nil && len(r.los) > 0 && r.los[0] == "" {
+		pg, missing, ok, err := readPartsAt(quick, s.rd, tenantID, r, p)
+		if err != nil || ok {
+			return pg, missing, err
+		}
+	}
 	var pg *partsPage
 	var missing []string
 	err := s.read(ctx, func(tx *rtx) error {
-		// A few rows whatever the tenant's size: no cancellation to
-		// watch (see cdb.detach).
-		quick := context.WithoutCancel(ctx)
-		var total int
 		var gen int64
-		err := tx.QueryRowContext(quick, `SELECT n, gen FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, tenantID).Scan(&total, &gen)
+		var total int
+		err := tx.QueryRowContext(quick, `SELECT gen, n FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, tenantID).Scan(&gen, &total)
 		if errors.Is(err, sql.ErrNoRows) {
 			pg = &partsPage{}
 			return nil // the tenant never had a user
 		}
 		if err != nil {
 			return err
-		}
-		// Ascending positions [from, to) make the page.
-		from, to := p.q.Offset, min(p.q.Offset+p.q.Limit, total)
-		if p.q.Descending {
-			from, to = max(total-p.q.Offset-p.q.Limit, 0), total-p.q.Offset
-		}
-		if p.q.Limit == 0 || from >= to {
-			pg = &partsPage{total: total}
-			return nil
 		}
 		r, err := s.userRuns(quick, tx, tenantID, gen)
 		if err != nil {
@@ -135,74 +144,115 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*p
 		if len(r.los) == 0 || r.los[0] != "" || r.cum[len(r.los)] != total {
 			return nil
 		}
-		i0, i1 := r.find(from), r.find(to-1)
-		p0, p1 := (from-r.cum[i0])/partUsers, (to-1-r.cum[i1])/partUsers
-		rows, err := tx.QueryContext(quick, `SELECT lo, part, n, data FROM user_pages
-			WHERE tenant_id = ? AND (lo, part) >= (?, ?) AND (lo, part) <= (?, ?) ORDER BY lo, part`,
-			tenantID, r.los[i0], p0, r.los[i1], p1)
-		if err != nil {
-			return err
+		var ok bool
+		pg, missing, ok, err = readPartsAt(quick, tx, tenantID, r, p)
+		if err == nil && !ok {
+			err = errors.New("sqlite: user_runs changed within a read transaction")
 		}
-		defer rows.Close()
-		// Walk the parts the page needs, in order, against the rows.
-		recs := make([]string, 0, to-from)
-		skip := (from - r.cum[i0]) % partUsers
-		// The current row, scanned once.
-		var lo, data string
-		var num, n int
-		have := false
-		next := func() error {
-			if have = rows.Next(); have {
-				return rows.Scan(&lo, &num, &n, &data)
-			}
-			return nil
-		}
-		if err := next(); err != nil {
-			return err
-		}
-		i, part := i0, p0
-		for {
-			size := r.cum[i+1] - r.cum[i]
-			ok := have && lo == r.los[i] && num == part && n == min(partUsers, size-part*partUsers)
-			if ok {
-				recs, ok = appendRecords(recs, data, n, skip, to-from-len(recs))
-				if err := next(); err != nil {
-					return err
-				}
-			}
-			if !ok {
-				// Parts of a run are written and deleted together:
-				// this run has none (or a stale format).
-				if len(missing) == 0 || missing[len(missing)-1] != r.los[i] {
-					missing = append(missing, r.los[i])
-				}
-				for have && lo == r.los[i] {
-					if err := next(); err != nil {
-						return err
-					}
-				}
-				part = nParts(size) - 1 // on to the next run
-			}
-			skip = 0
-			if i == i1 && part >= p1 {
-				break
-			}
-			if part++; part == nParts(size) {
-				i, part = i+1, 0
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(missing) == 0 && len(recs) == to-from {
-			pg = &partsPage{tenantID: tenantID, total: total, recs: recs, desc: p.q.Descending}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return pg, missing, nil
+}
+
+// partsQuery reads the tenant's totals row and the parts in a range of
+// (lo, part), in order; a totals row without parts in the range comes
+// once, with part -1.
+const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0), COALESCE(p.data, X'')
+	FROM user_runs t LEFT JOIN user_pages p
+		ON p.tenant_id = t.tenant_id AND (p.lo, p.part) >= (?, ?) AND (p.lo, p.part) <= (?, ?)
+	WHERE t.tenant_id = ? AND t.totals = 1 AND t.lo = ''
+	ORDER BY p.lo, p.part`
+
+// readPartsAt reads p's page with partsQuery, taking the tenant's runs
+// to be r; ok is false when the totals row says they are not (or there
+// is none).
+func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *listPlan) (pg *partsPage, missing []string, ok bool, err error) {
+	total := r.cum[len(r.los)]
+	// Ascending positions [from, to) make the page.
+	from, to := p.q.Offset, min(p.q.Offset+p.q.Limit, total)
+	if p.q.Descending {
+		from, to = max(total-p.q.Offset-p.q.Limit, 0), total-p.q.Offset
+	}
+	empty := p.q.Limit == 0 || from >= to
+	var i0, i1, p0, p1 int
+	if empty {
+		p0, p1 = 1, 0 // no parts
+	} else {
+		i0, i1 = r.find(from), r.find(to-1)
+		p0, p1 = (from-r.cum[i0])/partUsers, (to-1-r.cum[i1])/partUsers
+	}
+	rows, err := q.QueryContext(ctx, partsQuery, r.los[i0], p0, r.los[i1], p1, tenantID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer rows.Close()
+	// The current row, scanned once.
+	var gen int64
+	var n, num, size int
+	var lo, data string
+	have := false
+	next := func() error {
+		if have = rows.Next(); have {
+			if err := rows.Scan(&gen, &n, &lo, &num, &size, &data); err != nil {
+				return err
+			}
+			have = num >= 0
+		}
+		return nil
+	}
+	if err := next(); err != nil {
+		return nil, nil, false, err
+	}
+	if gen != r.gen || n != total {
+		return nil, nil, false, rows.Err() // not these runs (or no totals row)
+	}
+	if empty {
+		return &partsPage{total: total}, nil, true, rows.Err()
+	}
+	// Walk the parts the page needs, in order, against the rows.
+	recs := make([]string, 0, to-from)
+	skip := (from - r.cum[i0]) % partUsers
+	i, part := i0, p0
+	for {
+		runSize := r.cum[i+1] - r.cum[i]
+		found := have && lo == r.los[i] && num == part && size == min(partUsers, runSize-part*partUsers)
+		if found {
+			recs, found = appendRecords(recs, data, size, skip, to-from-len(recs))
+			if err := next(); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		if !found {
+			// Parts of a run are written and deleted together: this
+			// run has none (or a stale format).
+			if len(missing) == 0 || missing[len(missing)-1] != r.los[i] {
+				missing = append(missing, r.los[i])
+			}
+			for have && lo == r.los[i] {
+				if err := next(); err != nil {
+					return nil, nil, false, err
+				}
+			}
+			part = nParts(runSize) - 1 // on to the next run
+		}
+		skip = 0
+		if i == i1 && part >= p1 {
+			break
+		}
+		if part++; part == nParts(runSize) {
+			i, part = i+1, 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, false, err
+	}
+	if len(missing) > 0 || len(recs) != to-from {
+		return nil, missing, true, nil
+	}
+	return &partsPage{tenantID: tenantID, total: total, recs: recs, desc: p.q.Descending}, nil, true, nil
 }
 
 // appendRecords appends up to limit of the n records of part data, after
