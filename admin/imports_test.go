@@ -80,6 +80,7 @@ const importHeader = "First Name,Last Name,Login,Email Address,Products\n"
 func TestImportAllOrNothingRefusesFile(t *testing.T) {
 	e := newEnv(t, withImports(nil))
 	e.srv.importWait = time.Minute // a small file's verdict comes back with the request
+	e.user(e.acme.ID, "boss@acme.test", true) // a session of a person who is no admin is refused
 	op := e.session(store.RoleTenantAdmin, e.acme.ID, "boss@acme.test")
 	file := importHeader + "Ann,Lee,ann@acme.test,ann@acme.test,\nBob,Ray,bob@acme,bob@acme.test,\nCy,Fox,cy@acme.test,cy@acme.test,\n"
 	j := e.jobOf(t, e.upload(op, e.acme.ID, "staff.csv", file, store.ImportAllOrNothing), e.acme.ID)
@@ -333,6 +334,8 @@ func TestImportBadUploads(t *testing.T) {
 func TestImportTenantIsolation(t *testing.T) {
 	e := newEnv(t, withImports(nil))
 	e.srv.importWait = time.Minute
+	e.user(e.globex.ID, "boss@globex.test", true)
+	e.user(e.acme.ID, "boss@acme.test", true)
 	globexAdmin := e.session(store.RoleTenantAdmin, e.globex.ID, "boss@globex.test")
 	j := e.jobOf(t, e.upload(globexAdmin, e.globex.ID, "globex-secret-staff.csv", importHeader+"Gus,Lo,gus@globex.test,gus@globex.test,\n", ""), e.globex.ID)
 	e.runImports(t)
