@@ -330,6 +330,34 @@ func TestPutGroupFailureChangesNothing(t *testing.T) {
 	}
 }
 
+// TestPatchGroupFailureChangesNothing: a PATCH is all or nothing (RFC
+// 7644 §3.5.2): a rename or a member add followed by a member add the
+// store refuses leaves the group as it was.
+func TestPatchGroupFailureChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.createUser("a"), e.createUser("b")
+	created := e.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Before","members":[{"value":"`+a+`"}]}`)
+	gid := created.json(t)["id"].(string)
+	unknown := store.NewID()
+	for _, ops := range []string{
+		`{"op":"replace","path":"displayName","value":"After"},{"op":"add","path":"members","value":[{"value":"` + unknown + `"}]}`,
+		`{"op":"add","path":"members","value":[{"value":"` + b + `"}]},{"op":"add","path":"members","value":[{"value":"` + unknown + `"}]}`,
+		`{"op":"replace","value":{"displayName":"After"}},{"op":"replace","path":"members","value":[{"value":"` + gid + `"}]}`,
+	} {
+		r := e.do("PATCH", "/Groups/"+gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+ops+`]}`)
+		if r.code < 400 || r.code >= 500 {
+			t.Errorf("PATCH %s: got %d %s, want a 4xx", ops, r.code, r.body)
+		}
+		got := e.must(200, "GET", "/Groups/"+gid, "")
+		g := got.json(t)
+		if g["displayName"] != "Before" || at(g, "members", 0, "value") != a || at(g, "members", 1) != nil ||
+			got.header.Get("ETag") != created.header.Get("ETag") {
+			t.Errorf("after the failed PATCH %s:\n got %s (ETag %s)\nwant displayName Before with only member %s, ETag %s",
+				ops, got.body, got.header.Get("ETag"), a, created.header.Get("ETag"))
+		}
+	}
+}
+
 func TestDeleteUserRemovesMemberships(t *testing.T) {
 	e := newEnv(t)
 	u := e.createUser("leaver")

@@ -129,6 +129,19 @@ func (h *handler) patchGroup(r *http.Request, tenant, id string, ops []patchOp) 
 	if err != nil {
 		return 0, err
 	}
+	// A PATCH is all or nothing (RFC 7644 §3.5.2): when a member change
+	// follows other writes, check its members first, so an unknown one
+	// fails the request before anything is written. A lone member change
+	// needs no check: the store refuses it whole.
+	if len(docOps) > 0 || len(memberOps) > 1 {
+		for _, mop := range memberOps {
+			if mop.kind != "remove" {
+				if err := h.checkMembers(ctx, tenant, id, mop.members); err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
 	conditional := r.Header.Get("If-Match") != ""
 	var version int64
 	if len(docOps) > 0 || conditional {
