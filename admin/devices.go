@@ -231,8 +231,14 @@ func (s *server) moveData(c *rc, poolID, fromID string) (*moveData, error) {
 		Action: c.T("devices", "move"), Cancel: c.T("devices")}
 	// The seeds move a license to a user shown on the screen who has
 	// none: device users of this product without an active seat.
-	devs, err := s.st.ListDevices(c.ctx(), c.tenant.ID, "")
-	if err != nil {
+	var devs []*store.Device
+	if pager, ok := s.st.(store.DevicePager); ok {
+		pg, err := pager.ListDevicesPage(c.ctx(), c.tenant.ID, store.DeviceQuery{ProductID: pool.ProductID, License: store.LicenseNone, Limit: 400})
+		if err != nil {
+			return nil, err
+		}
+		devs = pg.Devices
+	} else if devs, err = s.st.ListDevices(c.ctx(), c.tenant.ID, ""); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{from.ID: true}
