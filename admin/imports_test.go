@@ -80,7 +80,8 @@ const importHeader = "First Name,Last Name,Login,Email Address,Products\n"
 func TestImportAllOrNothingRefusesFile(t *testing.T) {
 	e := newEnv(t, withImports(nil))
 	e.srv.importWait = time.Minute // a small file's verdict comes back with the request
-	e.user(e.acme.ID, "boss@acme.test", true) // a session of a person who is no admin is refused
+	// Sessions are rechecked: the signed-in person must be an admin.
+	e.user(e.acme.ID, "boss@acme.test", true)
 	op := e.session(store.RoleTenantAdmin, e.acme.ID, "boss@acme.test")
 	file := importHeader + "Ann,Lee,ann@acme.test,ann@acme.test,\nBob,Ray,bob@acme,bob@acme.test,\nCy,Fox,cy@acme.test,cy@acme.test,\n"
 	j := e.jobOf(t, e.upload(op, e.acme.ID, "staff.csv", file, store.ImportAllOrNothing), e.acme.ID)
