@@ -379,6 +379,19 @@ func (iv *Invites) usable(ctx context.Context, secret string) (*store.Invitation
 	return inv, nil
 }
 
+// PasswordPolicy checks a password set for someone else (an import
+// file's Password column): the same length rule as the link page, worded
+// for a row of the file.
+func PasswordPolicy(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < MinPasswordLength:
+		return fmt.Errorf("too short (at least %d characters; a few words together make a strong one); or leave it empty to send an invitation", MinPasswordLength)
+	case len(pw) > 256:
+		return errors.New("too long (at most 256 characters)")
+	}
+	return nil
+}
+
 // passwordProblem returns what is wrong with a chosen password, or "".
 func passwordProblem(pw, confirm, userName string) string {
 	n := utf8.RuneCountInString(pw)

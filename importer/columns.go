@@ -79,7 +79,7 @@ var columns = []column{
 	{name: ColEmail, required: true, aliases: []string{"email", "emailaddress", "mail", "workemail", "emailid", "contactemail"},
 		help: "Where invitations and access notices are sent. Often the same as the username.", example: "jane.doe@example.com"},
 	{name: ColPassword, aliases: []string{"password", "initialpassword", "pwd", "pass"},
-		help: "Optional, at least 8 characters. Leave empty to e-mail the user an invitation to choose their own password (recommended). Passwords are never stored as typed and never written back into the result file.", example: ""},
+		help: "Optional, at least 12 characters. Leave empty to e-mail the user an invitation to choose their own password (recommended). Passwords are never stored as typed and never written back into the result file.", example: ""},
 	{name: ColMobilePhone, aliases: []string{"mobile", "mobilephone", "mobilephonenumber", "mobilenumber", "cell", "cellphone", "cellphonenumber", "mobileno"},
 		help: "Optional. International format with a leading + and the country code; spaces, dashes, dots and parentheses are allowed.", example: "+44 7700 900123"},
 	{name: ColBusinessPhone, aliases: []string{"businessphone", "businessphonenumber", "workphone", "workphonenumber", "officephone", "phone", "phonenumber", "telephone", "tel"},

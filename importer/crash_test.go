@@ -131,7 +131,7 @@ func crashFile() []byte {
 		case 1:
 			r[11] = "lite"
 		case 2:
-			r[4] = fmt.Sprintf("password-%d", i)
+			r[4] = fmt.Sprintf("long-password-%d", i)
 			r[10] = "Support"
 		}
 		if i == 13 {

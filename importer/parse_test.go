@@ -284,7 +284,7 @@ func TestParseRow(t *testing.T) {
 		{"phone short", good(map[string]string{ColMobilePhone: "+44 12"}), []string{"Mobile Phone: an international number has 7 to 15 digits after the + (this one has 4)"}, nil},
 		{"admin", good(map[string]string{ColAccountAdmin: "TRUE"}), nil, func(in rowInput) bool { return in.admin != nil && *in.admin }},
 		{"admin bad", good(map[string]string{ColAccountAdmin: "maybe"}), []string{`Account Admin: use yes or no (not "maybe")`}, nil},
-		{"password short", good(map[string]string{ColPassword: "abc"}), []string{"Password: too short (at least 8 characters); or leave it empty to send an invitation"}, nil},
+		{"password short", good(map[string]string{ColPassword: "abc"}), []string{"Password: too short (at least 12 characters); or leave it empty to send an invitation"}, nil},
 		{"password placeholder", good(map[string]string{ColPassword: PasswordNotCopied}), []string{"Password: the result file does not repeat passwords; type the password again, or clear the cell to send the user an invitation"}, nil},
 		{"lists", good(map[string]string{ColGroups: " Sales ;; sales; Support;", ColProducts: "pro"}), nil, func(in rowInput) bool {
 			return reflect.DeepEqual(in.groups, []string{"Sales", "Support"}) && reflect.DeepEqual(in.products, []string{"pro"})

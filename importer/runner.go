@@ -28,7 +28,7 @@ type Runner struct {
 	HashPassword func(string) (string, error)
 	// PasswordPolicy, when set, checks a password from the file; its
 	// error text goes into the row's Errors. Without it a password needs
-	// at least 8 characters.
+	// at least 12 characters.
 	PasswordPolicy func(string) error
 	// Invite, when set, is called once for every user the import creates
 	// without a password, and for an existing user still pending

@@ -36,8 +36,10 @@ const (
 )
 
 // passwordMin is the shortest password accepted when the Runner has no
-// PasswordPolicy.
-const passwordMin = 8
+// PasswordPolicy: the minimum of the page where users choose their own
+// (auth.MinPasswordLength), so a file cannot set a password that page
+// would refuse.
+const passwordMin = 12
 
 // parseRow checks a row on its own, without the store: required values,
 // formats and lengths. Problems are "Column: what is wrong" in column order.

@@ -141,6 +141,8 @@ func newImportRunner(cfg *Config, st store.Store, engine *licensing.Engine, invi
 		Store:        st,
 		Engine:       engine,
 		HashPassword: auth.HashPassword,
+		// The policy of the page where users choose their own.
+		PasswordPolicy: auth.PasswordPolicy,
 		Invite: func(ctx context.Context, u *store.User) error {
 			return invites.Send(ctx, u.TenantID, u.ID, store.InviteActivate, "import")
 		},

@@ -69,7 +69,8 @@ func TestMailTemplatesDir(t *testing.T) {
 }
 
 // import.max_file_bytes and import.max_rows bound `roster import`; an
-// over-limit file is refused in one line saying the limit.
+// over-limit file is refused in one line saying the limit. So is a weak
+// password.
 func TestImportLimitsFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -94,6 +95,14 @@ func TestImportLimitsFromConfig(t *testing.T) {
 		if code != exitFailure || !strings.Contains(stderr, tt.want) {
 			t.Errorf("config %q: exit %d, stderr:\n%s\nwant a refusal saying %q", tt.config, code, stderr, tt.want)
 		}
+	}
+	// The password policy of the link page holds for passwords in a file.
+	weak := filepath.Join(dir, "weak.csv")
+	os.WriteFile(weak, []byte("First Name,Last Name,Login,Email Address,Password\nAnn,Lee,ann@acme.test,ann@acme.test,9-letters\n"), 0o600)
+	code, _, stderr := run("import", "--tenant", "acme", "--data", data, weak)
+	result, _ := os.ReadFile(filepath.Join(dir, "weak-result.csv"))
+	if code != exitFailure || !strings.Contains(string(result), "Password: too short (at least 12 characters") {
+		t.Errorf("9-character password: exit %d, stderr %q, result file:\n%s\nwant the row refused naming the 12-character minimum", code, stderr, result)
 	}
 	st, err := sqlite.Open(filepath.Join(data, "roster.db"))
 	if err != nil {
