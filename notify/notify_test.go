@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -156,5 +157,48 @@ func TestPermanentFailureGivesUp(t *testing.T) {
 	got, _ := st.GetOutboxMessage(ctx, m.ID)
 	if got.State != store.OutboxFailed || !strings.Contains(got.LastError, "pigeon") {
 		t.Errorf("message with no sender for its channel: state %q error %q, want failed naming the channel", got.State, got.LastError)
+	}
+}
+
+// A tenant's invitation sender (portal Settings) is the name people see
+// and the address their replies go to; the From address stays Roster's,
+// the only one the relay may send for.
+func TestTenantSender(t *testing.T) {
+	s := &sink{}
+	addr, _ := startSink(t, s, "127.0.0.1:0")
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	sender, err := notify.NewSMTPSender(notify.SMTPConfig{Host: host, Port: port, From: "Roster <no-reply@roster.test>", TLS: "none",
+		TenantSender: func(_ context.Context, tenantID string) string {
+			return map[string]string{"acme": "IT Service Desk <it@acme.test>"}[tenantID]
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		m := &store.OutboxMessage{TenantID: tenant, ID: store.NewID(), Channel: "email", To: "ada@example.com", Subject: "Welcome", Text: "hi"}
+		if err := sender.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := s.received()
+	if len(msgs) != 2 {
+		t.Fatalf("received %d messages", len(msgs))
+	}
+	tests := []struct{ from, replyTo string }{
+		{`"IT Service Desk" <no-reply@roster.test>`, "<it@acme.test>"},
+		{`"Roster" <no-reply@roster.test>`, ""},
+	}
+	for i, tt := range tests {
+		m, err := mail.ReadMessage(strings.NewReader(msgs[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get("From"); got != tt.from {
+			t.Errorf("message %d: From %q, want %q", i, got, tt.from)
+		}
+		if got := m.Header.Get("Reply-To"); got != tt.replyTo {
+			t.Errorf("message %d: Reply-To %q, want %q", i, got, tt.replyTo)
+		}
 	}
 }

@@ -25,6 +25,12 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// Domain is the right-hand side of Message-IDs.
 	Domain string
+	// TenantSender, when set, returns a tenant's own sender ("IT Service
+	// Desk <it@example.com>", the portal's invitation sender setting, or
+	// ""). Its name is shown as the sender and its address gets the
+	// replies, while the From address stays From: a relay may only send
+	// for its own domain, and receivers check that (SPF, DMARC).
+	TenantSender func(ctx context.Context, tenantID string) string
 }
 
 // SMTPSender sends e-mail over SMTP.
@@ -60,6 +66,21 @@ func (s *SMTPSender) Send(ctx context.Context, m *store.OutboxMessage) error {
 	msg := gomail.NewMsg()
 	if err := msg.From(s.cfg.From); err != nil {
 		return &Permanent{err}
+	}
+	if s.cfg.TenantSender != nil && m.TenantID != "" {
+		if a, err := mail.ParseAddress(s.cfg.TenantSender(ctx, m.TenantID)); err == nil {
+			from, _ := mail.ParseAddress(s.cfg.From)
+			name := a.Name
+			if name == "" {
+				name = a.Address
+			}
+			if err := msg.FromFormat(name, from.Address); err != nil {
+				return &Permanent{err}
+			}
+			if err := msg.ReplyTo(a.Address); err != nil {
+				return &Permanent{err}
+			}
+		}
 	}
 	if err := msg.To(m.To); err != nil {
 		return &Permanent{fmt.Errorf("recipient %q: %w", m.To, err)}

@@ -39,6 +39,12 @@ func startWorkers(ctx context.Context, cfg *Config, st store.Store, engine *lice
 		s, err := notify.NewSMTPSender(notify.SMTPConfig{
 			Host: cfg.Mail.SMTP.Host, Port: cfg.Mail.SMTP.Port, Username: cfg.Mail.SMTP.Username,
 			Password: cfg.Mail.SMTP.Password, From: cfg.Mail.From, TLS: cfg.Mail.SMTP.TLS,
+			TenantSender: func(ctx context.Context, tenantID string) string {
+				if t, err := st.GetTenant(ctx, tenantID); err == nil {
+					return t.InviteFrom
+				}
+				return "" // the configured sender, rather than no e-mail
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("mail: %w", err)
