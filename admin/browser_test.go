@@ -216,6 +216,16 @@ func TestBrowser(t *testing.T) {
 	if s := text(`//tr[contains(., "TAB-EVE")]//td[3]/span[contains(@class, "badge")]`); s != "No license" {
 		t.Errorf("Eve after the move: %q", s)
 	}
+	// Eve's tablet goes to Frank, who holds the license now.
+	run("move Eve's device", chromedp.Click(`//tr[contains(., "TAB-EVE")]//a[contains(., "Move device")]`),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="to"]`)))
+	shot("move-device")
+	run("device to Frank", chromedp.Click(`//label[contains(., "frank@acme.test")]`),
+		chromedp.Click(chromedp.CSS(`form.form button.primary`)))
+	waitFlash("TAB-EVE moved to frank@acme.test")
+	if s := text(`//tr[contains(., "TAB-EVE")]//td[2]/a`); !strings.Contains(s, "Frank") {
+		t.Errorf("TAB-EVE's user after the move: %q", s)
+	}
 	run("remove Frank's license", chromedp.Click(`//tr[contains(., "TAB-FRANK")]//button[contains(., "Remove license")]`))
 	waitFlash("The license of Counter Pro was removed")
 	if a, u := text(`[data-stat="assigned"]`), text(`[data-stat="unassigned"]`); a != "1" || u != "1" {
