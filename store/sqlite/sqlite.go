@@ -53,6 +53,7 @@ type Store struct {
 	r     *sql.DB  // query_only connections for reads outside transactions
 	wr    cdb      // w with prepared statements
 	rd    cdb      // r with prepared statements
+	look  *lookups // reads of one user by key (lookup.go)
 	runs  runCache // per tenant, users in id order cut into counted runs (position.go)
 	batch batcher  // single-statement writes committed together (batch.go)
 	scans scanObs  // see ObserveFilterScans (scan.go)
@@ -153,7 +154,8 @@ func Open(path string) (*Store, error) {
 	ck.SetMaxOpenConns(1)
 
 	s := &Store{path: path, w: w, r: r, wr: cdb{DB: w, c: newStmtCache(w)}, rd: cdb{DB: r, c: newStmtCache(r), detach: true},
-		ck: ck, stopCk: make(chan struct{}), ckDone: make(chan struct{})}
+		look: newLookups(path, max(2, runtime.GOMAXPROCS(0))),
+		ck:   ck, stopCk: make(chan struct{}), ckDone: make(chan struct{})}
 	if err := s.migrate(context.Background()); err != nil {
 		close(s.ckDone)
 		s.Close()
@@ -200,6 +202,7 @@ func (s *Store) Close() error {
 		<-s.ckDone
 		s.wr.c.close()
 		s.rd.c.close()
+		s.look.close()
 		s.closeErr = errors.Join(s.ck.Close(), s.r.Close(), s.w.Close())
 	})
 	return s.closeErr

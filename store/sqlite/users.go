@@ -110,12 +110,18 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser reads one user.
 func (s *Store) GetUser(ctx context.Context, tenantID, id string) (*store.User, error) {
+	if u, err := s.lookupUser(tenantID, id, true); !errors.Is(err, errLookup) {
+		return u, err
+	}
 	u, err := scanUser(s.rd.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	return u, notFound(err)
 }
 
 // GetUserByUserName reads the user whose userName folds to the same value.
 func (s *Store) GetUserByUserName(ctx context.Context, tenantID, userName string) (*store.User, error) {
+	if u, err := s.lookupUser(tenantID, store.NormUserName(userName), false); !errors.Is(err, errLookup) {
+		return u, err
+	}
 	u, err := scanUser(s.rd.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND user_name_norm = ?`,
 		tenantID, store.NormUserName(userName)))
 	return u, notFound(err)
