@@ -34,6 +34,13 @@ func TestMailTemplatesDir(t *testing.T) {
 		t.Errorf("a failed start created the database")
 	}
 
+	// So does an SMS body naming a field that does not exist.
+	code, _, stderr = run("serve", "--addr", "127.0.0.1:0", "--data", data, "--config",
+		writeConfigFile(t, "sms:\n  url: https://sms.example.com/send\n  body: '{\"to\":{{.Number}}}'\n"))
+	if code != exitFailure || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "sms: sms body template:") || !strings.Contains(stderr, "Number") {
+		t.Errorf("serve with a broken SMS body: exit %d, stderr:\n%s\nwant one line naming the field", code, stderr)
+	}
+
 	good := filepath.Join(dir, "good")
 	os.Mkdir(good, 0o700)
 	os.WriteFile(filepath.Join(good, "invitation.txt"), []byte("Subject: {{.Name}}, welcome aboard {{.Org}}\n\nYour link: {{.Link}}\n"), 0o600)
