@@ -169,6 +169,11 @@ type resourceType struct {
 // ext finds an extension schema by URN, ignoring case.
 func (rt *resourceType) ext(urn string) *schemaDef {
 	for _, e := range rt.exts {
+		if e.urn == urn { // the constants this package passes
+			return e
+		}
+	}
+	for _, e := range rt.exts {
 		if strings.EqualFold(e.urn, urn) {
 			return e
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/filter"
@@ -29,7 +30,7 @@ const partUsers = 32
 
 // partFormat is the first byte of every part: a part in another format
 // (written by another build) reads as missing and is written again.
-const partFormat = 1
+const partFormat = 2
 
 // StreamUsers calls fn with each user of the page ListUsers returns for
 // q, reusing one *store.User (see store.UserStreamer). Unfiltered pages
@@ -160,7 +161,12 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*p
 // partsQuery reads the tenant's totals row and the parts in a range of
 // (lo, part), in order; a totals row without parts in the range comes
 // once, with part -1.
-const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0), COALESCE(p.data, X'')
+//
+// The data comes as TEXT, the same bytes (the database's encoding is
+// UTF-8, so CAST converts nothing, NULs included): the driver then
+// makes the Go string database/sql hands over, where a BLOB is copied
+// once by the driver and once more into the string.
+const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0), COALESCE(CAST(p.data AS TEXT), '')
 	FROM user_runs t LEFT JOIN user_pages p
 		ON p.tenant_id = t.tenant_id AND (p.lo, p.part) >= (?, ?) AND (p.lo, p.part) <= (?, ?)
 	WHERE t.tenant_id = ? AND t.totals = 1 AND t.lo = ''
@@ -409,8 +415,10 @@ func (s *Store) BuildUserPages(ctx context.Context) error {
 }
 
 // A record is one user: id, version, created and updated (unix ms),
-// flags, then the string fields, the multi-valued ones and Extra as
-// JSON when there is any. Strings are a uvarint length and their bytes.
+// flags, the set of string fields that are not empty (a bit each, in
+// recStrings order) and those strings, then the multi-valued fields and
+// Extra as JSON when there is any. Strings are a uvarint length and
+// their bytes.
 
 const (
 	recActive = 1 << iota
@@ -451,8 +459,18 @@ func appendRecord(b []byte, u *store.User) ([]byte, error) {
 		flags |= recExtra
 	}
 	b = binary.AppendUvarint(b, flags)
-	for _, p := range recStrings(u) {
-		b = appendStr(b, *p)
+	strs := recStrings(u)
+	var present uint64
+	for i, p := range strs {
+		if *p != "" {
+			present |= 1 << i
+		}
+	}
+	b = binary.AppendUvarint(b, present)
+	for _, p := range strs {
+		if *p != "" {
+			b = appendStr(b, *p)
+		}
 	}
 	for _, mvs := range [2][]store.MultiValue{u.Emails, u.PhoneNumbers} {
 		b = binary.AppendUvarint(b, uint64(len(mvs)))
@@ -569,8 +587,12 @@ func (d *recDecoder) user(rec string, u *store.User) bool {
 	u.CreatedAt, u.UpdatedAt = msTime(d.int()), msTime(d.int())
 	flags := d.uint()
 	u.Active, u.AccountAdmin, u.NoSystemMessages = flags&recActive != 0, flags&recAccountAdmin != 0, flags&recNoSystemMessages != 0
-	for _, p := range d.strs {
-		*p = d.str()
+	for present := d.uint(); present != 0; present &= present - 1 {
+		i := bits.TrailingZeros64(present)
+		if i >= len(d.strs) {
+			return false
+		}
+		*d.strs[i] = d.str()
 	}
 	d.mvs = d.mvs[:0]
 	u.Emails = d.multi()
