@@ -92,16 +92,12 @@ func (s *server) poolCard(c *rc, k *catalog, p *store.Pool, now time.Time) (pool
 	if c.operator() {
 		card.ResizeURL = c.T("pools", p.ID, "resize")
 	}
-	waiting, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{PoolID: p.ID, State: store.AssignWaiting})
+	waiting, err := s.waitingHead(c, p.ID)
 	if err != nil {
 		return card, err
 	}
-	slices.SortFunc(waiting, func(a, b *store.Assignment) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	card.WaitingCount = len(waiting)
-	for i, a := range waiting {
-		if i == 20 {
-			break
-		}
+	card.WaitingCount = waiting.total
+	for _, a := range waiting.first {
 		row := waitRow{Name: a.UserID, URL: c.T("users", a.UserID) + "?tab=licenses#panel", Reason: a.Reason, Since: a.CreatedAt}
 		if u, err := s.st.GetUser(c.ctx(), c.tenant.ID, a.UserID); err == nil {
 			row.Name = u.UserName
@@ -120,9 +116,33 @@ func (s *server) poolCard(c *rc, k *catalog, p *store.Pool, now time.Time) (pool
 	}
 	// The chart always ends with the pool as it is now.
 	samples = append(samples, &store.PoolSample{TenantID: p.TenantID, PoolID: p.ID, At: now, Total: p.Total,
-		Assigned: p.Assigned, Overage: p.Overage, Waiting: len(waiting)})
+		Assigned: p.Assigned, Overage: p.Overage, Waiting: waiting.total})
 	card.Chart, card.ChartText = usageChart(card.Product, samples, now)
 	return card, nil
+}
+
+// waitingShown is how much of a pool's waiting list its card lists.
+const waitingShown = 20
+
+type waitingList struct {
+	first []*store.Assignment // the oldest, at most waitingShown
+	total int
+}
+
+// waitingHead reads the head of a pool's waiting list and its length:
+// from the store where it offers that (store.WaitingLister), else from
+// every waiting assignment.
+func (s *server) waitingHead(c *rc, poolID string) (waitingList, error) {
+	if wl, ok := s.st.(store.WaitingLister); ok {
+		first, total, err := wl.ListWaiting(c.ctx(), c.tenant.ID, poolID, waitingShown)
+		return waitingList{first, total}, err
+	}
+	all, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{PoolID: poolID, State: store.AssignWaiting})
+	if err != nil {
+		return waitingList{}, err
+	}
+	slices.SortFunc(all, func(a, b *store.Assignment) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return waitingList{all[:min(len(all), waitingShown)], len(all)}, nil
 }
 
 func (s *server) reprocess(c *rc) error {
