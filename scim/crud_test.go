@@ -425,6 +425,10 @@ func (failingStore) GetUser(context.Context, string, string) (*store.User, error
 	return nil, errors.New(secretText)
 }
 
+func (failingStore) GetUserByUserName(context.Context, string, string) (*store.User, error) {
+	return nil, errors.New(secretText)
+}
+
 func (failingStore) ListUsers(context.Context, string, store.Query) (*store.UserPage, error) {
 	return nil, errors.New(secretText)
 }

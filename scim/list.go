@@ -210,6 +210,9 @@ func (h *handler) respondList(w http.ResponseWriter, r *http.Request, tenant str
 // it rendered and how many matched in all.
 func (h *handler) listType(ctx context.Context, jw *jsonWriter, tenant string, rt *resourceType, q store.Query, p *projection) (int, int, error) {
 	if rt == userType {
+		if name, ok := userNameEq(q.Filter); ok {
+			return h.listByUserName(ctx, jw, tenant, name, q, p)
+		}
 		if st, ok := h.store.(store.UserStreamer); ok {
 			// Rendered as the store reads them: no page of users built.
 			n := 0
@@ -254,4 +257,37 @@ func (h *handler) listType(ctx context.Context, jw *jsonWriter, tenant string, r
 		h.appendGroup(jw, g, members, p)
 	}
 	return len(page.Groups), page.Total, nil
+}
+
+// userNameEq recognises the filter `userName eq "value"`, the lookup an
+// IdP makes before every create.
+func userNameEq(e store.Expr) (string, bool) {
+	c, ok := e.(store.Compare)
+	if !ok || c.Attr != userNamePath || c.Op != store.OpEq {
+		return "", false
+	}
+	name, ok := c.Value.(string)
+	return name, ok && name != ""
+}
+
+// listByUserName answers userNameEq's filter with the store's lookup by
+// userName, which folds case as the filter does: userName is unique per
+// tenant, so the matches are that user or none, in any order.
+func (h *handler) listByUserName(ctx context.Context, jw *jsonWriter, tenant, name string, q store.Query, p *projection) (int, int, error) {
+	u, err := h.store.GetUserByUserName(ctx, tenant, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if q.Offset > 0 || q.Limit == 0 {
+		return 0, 1, nil
+	}
+	x, err := h.userExtras(ctx, tenant, u.ID, p)
+	if err != nil {
+		return 0, 0, err
+	}
+	h.appendUser(jw, u, p, x)
+	return 1, 1, nil
 }

@@ -36,6 +36,14 @@ func TestPaging(t *testing.T) {
 		{"sortBy=userName&sortOrder=descending&count=2", 12, 2, 1, "user11"},
 		{"sortBy=USERNAME&sortOrder=Descending&count=2&startIndex=3", 12, 2, 3, "user09"},
 		{"sortBy=userName&filter=" + url.QueryEscape(`userName sw "user1"`) + "&count=1", 2, 1, 1, "user10"},
+		// The lookup by userName (one user or none).
+		{"filter=" + url.QueryEscape(`userName eq "USER03"`), 1, 1, 1, "user03"},
+		{"filter=" + url.QueryEscape(`userName eq "user03"`) + "&sortBy=userName&sortOrder=descending", 1, 1, 1, "user03"},
+		{"filter=" + url.QueryEscape(`userName eq "user03"`) + "&startIndex=2", 1, 0, 2, ""},
+		{"filter=" + url.QueryEscape(`userName eq "user03"`) + "&count=0", 1, 0, 1, ""},
+		{"filter=" + url.QueryEscape(`userName eq "user03"`) + "&count=1&attributes=displayName", 1, 1, 1, ""},
+		{"filter=" + url.QueryEscape(`userName eq "nobody"`), 0, 0, 1, ""},
+		{"filter=" + url.QueryEscape(`userName eq "user03"`) + "&startIndex=5", 1, 0, 5, ""},
 	}
 	for _, tt := range tests {
 		r := e.must(200, "GET", "/Users?"+tt.query, "")
