@@ -126,6 +126,9 @@ func accessLog(log *slog.Logger, m *metrics) func(http.Handler) http.Handler {
 					// Probes and scrapes every few seconds would drown the log.
 					level = slog.LevelDebug
 				}
+				if !log.Enabled(ctx, level) {
+					return // at a level that drops the line, building it costs an allocation per request
+				}
 				attrs := []slog.Attr{
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
