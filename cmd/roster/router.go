@@ -94,16 +94,15 @@ func newRouter(d routerDeps) http.Handler {
 			MaxBodyBytes:        d.cfg.Server.MaxBodyBytes,
 		},
 	})
-	r.Route("/scim/v2", func(r chi.Router) {
-		// Unknown and revoked tokens are remembered as refused for a few
-		// seconds (a flood of one bad token is not a flood of store
-		// lookups); token_cache_ttl: 0s turns both caches off.
-		bearer := auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, NegativeTTL: min(d.cfg.SCIM.TokenCacheTTL, auth.DefaultNegativeTTL), Logger: d.log}
-		r.Use(auth.SCIMBearer(d.store, bearer), noteTenant, d.reqlog.Middleware,
-			scimRateLimit(d.cfg.SCIM.RateLimit, d.metrics))
-		r.Handle("/*", scimAPI)
-		r.Handle("/", scimAPI)
-	})
+	// Unknown and revoked tokens are remembered as refused for a few
+	// seconds (a flood of one bad token is not a flood of store
+	// lookups); token_cache_ttl: 0s turns both caches off.
+	bearer := auth.BearerOptions{CacheTTL: d.cfg.SCIM.TokenCacheTTL, NegativeTTL: min(d.cfg.SCIM.TokenCacheTTL, auth.DefaultNegativeTTL), Logger: d.log}
+	// A chain mounted as it is, not a sub-router: the SCIM handler routes
+	// below /scim/v2 itself, so a second chi lookup per request (and its
+	// path values) would only cost.
+	r.Mount("/scim/v2", chain(scimAPI, auth.SCIMBearer(d.store, bearer), noteTenant, d.reqlog.Middleware,
+		scimRateLimit(d.cfg.SCIM.RateLimit, d.metrics)))
 
 	// The device API: credentials in every call, no cookies.
 	devices := loginLimit(d.cfg.Devices.LoginLimit, d.clients, d.metrics)(
@@ -134,4 +133,12 @@ func newRouter(d routerDeps) http.Handler {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 	})
 	return r
+}
+
+// chain wraps h in middleware, the first outermost.
+func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }
