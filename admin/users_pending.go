@@ -18,10 +18,16 @@ const (
 // filter selects, starting at position from, and where the next page
 // starts (0: no more).
 func (s *server) pendingUsers(c *rc, filter store.Expr, from int) (users []*store.User, next int, err error) {
+	batch, budget := pendingBatch, pendingBudget
+	if filter != nil {
+		// A search costs a scan of the tenant per query (its total):
+		// one larger batch rather than many.
+		batch, budget = 1000, 1000
+	}
 	at := from
-	for at-from < pendingBudget {
+	for at-from < budget {
 		res, err := s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{Filter: filter, SortBy: store.AttrPath{Name: "userName"},
-			Offset: at, Limit: pendingBatch, MaxScan: 10000})
+			Offset: at, Limit: batch, MaxScan: 10000})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -33,7 +39,7 @@ func (s *server) pendingUsers(c *rc, filter store.Expr, from int) (users []*stor
 				}
 			}
 		}
-		if len(res.Users) < pendingBatch {
+		if len(res.Users) < batch {
 			return users, 0, nil
 		}
 		at += len(res.Users)
