@@ -162,12 +162,8 @@ func openLookupConn(path string) (_ *lookupConn, err error) {
 	if rc != sqlite3.SQLITE_OK {
 		return nil, c.err(rc)
 	}
-	// What Open sets on the read pool's connections, except the map of
-	// the file: a page touched through a map counts in the process's
-	// resident memory once per map, and lookups at random over a million
-	// users would touch most of the file on each connection. Reading the
-	// page into the connection's cache costs more CPU (a copy) but holds
-	// no more than cache_size.
+	// What Open sets on the read pool's connections (no map of the
+	// file: see Open).
 	if rc := sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, int32(busyTimeout.Milliseconds())); rc != sqlite3.SQLITE_OK {
 		return nil, c.err(rc)
 	}
