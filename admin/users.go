@@ -277,7 +277,7 @@ func (s *server) userPanel(c *rc, k *catalog, id, tab, listQuery string) (*userP
 		tab = "details"
 	}
 	p := &userPanel{User: u, Name: fullName(u), Tab: tab, Email: u.PrimaryEmail(), Mobile: phone(u, "mobile"), Business: phone(u, "work"),
-		Pending: u.Activation == store.ActivationPending, Self: c.isSelf(u), SMS: s.sms && u.Active && phone(u, "mobile") != "",
+		Pending: u.Active && u.Activation == store.ActivationPending, Self: c.isSelf(u), SMS: s.sms && u.Active && phone(u, "mobile") != "",
 		EditURL: c.T("users", u.ID, "edit"), ActionBase: c.T("users", u.ID), CloseURL: c.T("users") + listQuery,
 		TabURL: map[string]string{}}
 	p.Status, p.StatusCls = userStatus(u)
@@ -807,6 +807,9 @@ func (s *server) userInvite(c *rc) error {
 	if u.Activation != store.ActivationPending {
 		return c.back(back, invalid("%s has already activated their account; use Reset password if they cannot sign in.", u.UserName), "")
 	}
+	if !u.Active {
+		return c.back(back, invalid("%s is inactive; reactivate them before inviting them again.", u.UserName), "")
+	}
 	return c.back(back, s.sendInvitation(c, u, store.InviteActivate), "A new invitation to "+u.PrimaryEmail()+" is on its way; earlier links no longer work.")
 }
 
@@ -972,6 +975,8 @@ func (s *server) usersBulk(c *rc) error {
 				}
 			} else if u.Activation != store.ActivationPending {
 				item += " — already active, skipped"
+			} else if !u.Active {
+				item += " — inactive, skipped"
 			}
 			d.Items = append(d.Items, item)
 		}
@@ -996,7 +1001,7 @@ func (s *server) usersBulk(c *rc) error {
 			continue
 		case action == "remove":
 			err = s.removeUser(c, u)
-		case u.Activation != store.ActivationPending:
+		case u.Activation != store.ActivationPending || !u.Active:
 			skipped++
 			continue
 		default:
@@ -1016,7 +1021,7 @@ func (s *server) usersBulk(c *rc) error {
 		msg = fmt.Sprintf("%s on the way.", plural(done, "invitation is", "invitations are"))
 	}
 	if skipped > 0 {
-		msg += fmt.Sprintf(" %d skipped (yourself, already active, or changed meanwhile).", skipped)
+		msg += fmt.Sprintf(" %d skipped (yourself, already active, inactive, or changed meanwhile).", skipped)
 	}
 	return c.redirect(back, msg)
 }

@@ -88,3 +88,29 @@ func TestUsersPendingActivationFilter(t *testing.T) {
 		t.Errorf("pending among activated users: %v", listed(b))
 	}
 }
+
+// TestNoInvitationForInactiveUsers: a deactivated user who never
+// activated is not offered an invitation, and one sent anyway (an old
+// form) is refused with the reason.
+func TestNoInvitationForInactiveUsers(t *testing.T) {
+	e := newEnv(t)
+	op := e.operator()
+	u := e.user(e.acme.ID, "gone@acme.test", false) // pending
+	u.Active = false
+	must(t, e.st.UpdateUser(e.ctx, u))
+	base := "/admin/t/" + e.acme.ID + "/users"
+	if strings.Contains(e.get(op, base+"/"+u.ID).Body.String(), `/invite"`) {
+		t.Errorf("panel offers Resend invitation to an inactive user")
+	}
+	if strings.Contains(e.get(op, base+"?status=inactive").Body.String(), `value="invite"`) {
+		t.Errorf("a list of inactive users offers Resend invitation")
+	}
+	rec := e.post(op, base+"/"+u.ID+"/invite", nil)
+	if f := flashOf(rec); !strings.Contains(f, "error: gone@acme.test is inactive") {
+		t.Errorf("invite to an inactive user: flash %q", f)
+	}
+	e.post(op, base+"/bulk", url.Values{"action": {"invite"}, "confirm": {"yes"}, "id": {u.ID}})
+	if invs, _ := e.st.ListInvitations(e.ctx, e.acme.ID, u.ID); len(invs) != 0 {
+		t.Errorf("an inactive user was sent %d invitations", len(invs))
+	}
+}
