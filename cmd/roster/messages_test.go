@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -162,5 +164,50 @@ func TestServeForgotPasswordUsesTemplates(t *testing.T) {
 	invs, _ := st.ListInvitations(ctx, ten.ID, u.ID)
 	if len(invs) != 1 || invs[0].ExpiresAt.Sub(invs[0].CreatedAt).Round(time.Minute) != 30*time.Minute {
 		t.Errorf("link lifetime: %+v, want mail.invite_ttl (30m)", invs)
+	}
+}
+
+// `roster serve` delivers text messages queued in the outbox through the
+// configured HTTP provider, with its auth header, body template and sender.
+func TestServeDeliversSMS(t *testing.T) {
+	got := make(chan string, 4)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r.Header.Get("X-Api-Key") + " " + string(b)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	startServer(t, data, "--config", writeConfigFile(t, "sms:\n  url: "+sink.URL+"\n  auth_header: \"X-Api-Key: k3y\"\n"+
+		"  content_type: application/x-www-form-urlencoded\n  body: \"To={{.To}}&From={{.From}}&Body={{.Text}}\"\n  from: Acme\n"))
+	st := openSQLiteT(t, data)
+	ctx := context.Background()
+	ten, err := st.GetTenantByName(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.Enqueue(ctx, &store.OutboxMessage{TenantID: ten.ID, ID: store.NewID(), Channel: "sms", To: "+447700900123",
+		Text: "default: your user name is ada@acme.test.", State: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}))
+	select {
+	case req := <-got:
+		want := "k3y To=%2B447700900123&From=Acme&Body=default%3A+your+user+name+is+ada%40acme.test."
+		if req != want {
+			t.Errorf("provider got %q, want %q", req, want)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not deliver the text message within 15 s")
+	}
+	select {
+	case req := <-got:
+		t.Errorf("delivered twice: %q", req)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
