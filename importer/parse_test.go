@@ -27,6 +27,29 @@ func TestTemplateGolden(t *testing.T) {
 	}
 }
 
+// The phone and code columns of the template are Text, so what people
+// type there stays as typed: Excel would read +44 7700 900123 in a General
+// cell as a number and drop the +.
+func TestTemplateTextColumns(t *testing.T) {
+	var x bytes.Buffer
+	must(t, WriteTemplate(&x, FormatXLSX))
+	f, err := excelize.OpenReader(&x)
+	must(t, err)
+	defer f.Close()
+	for i := range columns {
+		id, err := f.GetColStyle(SheetUsers, colLetter(i))
+		must(t, err)
+		st, err := f.GetStyle(id)
+		must(t, err)
+		if text := st.NumFmt == 49; text != textColumns[columns[i].name] {
+			t.Errorf("column %s: number format %d, want Text (49) %v", columns[i].name, st.NumFmt, textColumns[columns[i].name])
+		}
+	}
+	if !textColumns[ColMobilePhone] {
+		t.Errorf("Mobile Phone is not a Text column")
+	}
+}
+
 // The template, uploaded as it is, is understood (header found on the
 // Users sheet, not the Instructions sheet) and its example row is refused
 // with a message saying to delete it.

@@ -111,6 +111,11 @@ func writeTemplateXLSX(w io.Writer) error {
 		if err := f.SetColWidth(SheetUsers, col, col, width(c.name)); err != nil {
 			return err
 		}
+		if textColumns[c.name] {
+			if err := f.SetColStyle(SheetUsers, col, st.text); err != nil {
+				return err
+			}
+		}
 	}
 	// Keep the header in view while scrolling, and offer yes/no in the
 	// Account Admin column (typing anything else is still caught on import).
@@ -197,8 +202,13 @@ func writeInstructions(f *excelize.File, st *styles) error {
 }
 
 type styles struct {
-	header, required, example, title, wrap, errors int
+	header, required, example, title, wrap, errors, text int
 }
+
+// textColumns are formatted as Text in the template: Excel reads
+// "+44 7700 900123" typed into a General cell as the number 447700900123,
+// dropping the + that makes it international, and "00123" as 123.
+var textColumns = map[string]bool{ColMobilePhone: true, ColBusinessPhone: true, ColCustomerCode: true, ColUDID: true}
 
 func newStyles(f *excelize.File) (*styles, error) {
 	var st styles
@@ -217,6 +227,7 @@ func newStyles(f *excelize.File) (*styles, error) {
 	st.example = mk(&excelize.Style{Font: &excelize.Font{Italic: true, Color: "7F7F7F"}})
 	st.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 13}})
 	st.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	st.text = mk(&excelize.Style{NumFmt: 49}) // "@", Text
 	st.errors = mk(&excelize.Style{Font: &excelize.Font{Color: "9C0006"}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}}, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	return &st, err
 }
