@@ -52,8 +52,10 @@ func (s *Store) StreamUsers(ctx context.Context, tenantID string, q store.Query,
 			if len(missing) == 0 || try > 0 {
 				break // runs that do not add up, or written meanwhile: read rows
 			}
-			if err := s.buildParts(ctx, tenantID, missing); err != nil {
-				return 0, err
+			if s.buildParts(ctx, tenantID, missing) != nil {
+				// The parts are a copy: a list the writer cannot serve
+				// now (busy past its timeout, a full disk) reads rows.
+				break
 			}
 		}
 	}
@@ -69,9 +71,8 @@ func (s *Store) StreamUsers(ctx context.Context, tenantID string, q store.Query,
 	return page.Total, nil
 }
 
-// partsPage is a page read from user_pages: the records of the users
-// at ascending positions [from, from+len(recs)), to be handed out in
-// ascending or descending order.
+// partsPage is a page read from user_pages: the records of its users
+// in ascending id order, to be handed out in the page's order.
 type partsPage struct {
 	tenantID string
 	total    int
