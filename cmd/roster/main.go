@@ -61,6 +61,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runVersion(rest, stdout, stderr)
 	case "import":
 		return runImport(ctx, rest, stdout, stderr)
+	case "mail":
+		return runMail(rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "bench-baseline": // the child `roster bench` starts; not for people
@@ -85,6 +87,7 @@ Usage:
                                                                    manage SCIM tokens
   roster import --tenant T [--mode all-or-nothing|valid-rows] FILE   import users from xlsx/CSV
   roster import template FILE.xlsx|FILE.csv                       write the import template
+  roster mail templates DIR                                        write the e-mail/SMS templates to edit
   roster bench  [--users N] [--groups M] [--json FILE]            measure against a bare net/http baseline
   roster version                                                   print the version
 

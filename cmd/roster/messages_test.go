@@ -211,3 +211,28 @@ func TestServeDeliversSMS(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// `roster mail templates DIR` writes the built-in templates to edit; a
+// directory of them is a valid mail.templates_dir, and a second run keeps
+// what is there.
+func TestMailTemplatesCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "templates")
+	code, stdout, stderr := run("mail", "templates", dir)
+	if code != 0 || !strings.Contains(stdout, "wrote 7 templates to "+dir) {
+		t.Fatalf("mail templates: exit %d\n%s%s", code, stdout, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "invitation.txt"), []byte("Subject: Hi {{.Name}}\n\n{{.Link}}\n"), 0o600)
+	code, stdout, _ = run("mail", "templates", dir)
+	if code != 0 || !strings.Contains(stdout, "wrote 0 templates") || !strings.Contains(stdout, "kept 7 already there") {
+		t.Errorf("second run: exit %d %q", code, stdout)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "invitation.txt")); !strings.HasPrefix(string(b), "Subject: Hi") {
+		t.Errorf("an edited template was overwritten: %q", b)
+	}
+	if tm, err := loadMailTemplates(&Config{Mail: MailConfig{TemplatesDir: dir}}); err != nil || len(tm.Overridden) != 7 {
+		t.Errorf("written templates as mail.templates_dir: %v", err)
+	}
+	if code, _, stderr := run("mail", "tempates", dir); code != exitUsage || !strings.Contains(stderr, "Usage: roster mail templates DIR") {
+		t.Errorf("misspelt subcommand: exit %d %q", code, stderr)
+	}
+}
