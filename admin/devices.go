@@ -335,8 +335,9 @@ type devItem struct {
 }
 
 // deviceItems returns the page d asks for. A store that pages devices
-// (store.DevicePager) reads that page and its seats only; otherwise every
-// device and seat of the tenant is read and filtered here.
+// (store.DevicePager) reads that page with its seats in one query;
+// otherwise every device and seat of the tenant is read and filtered
+// here.
 func (s *server) deviceItems(c *rc, k *catalog, d *devicesData) ([]devItem, error) {
 	if pager, ok := s.st.(store.DevicePager); ok {
 		q := store.DeviceQuery{ProductID: d.Product, Offset: (d.Page - 1) * devicesPerPage, Limit: devicesPerPage}
@@ -356,16 +357,8 @@ func (s *server) deviceItems(c *rc, k *catalog, d *devicesData) ([]devItem, erro
 		}
 		d.More, d.Pages = pg.More, d.Page
 		items := make([]devItem, 0, len(pg.Devices))
-		for _, dv := range pg.Devices {
-			it := devItem{d: dv, pool: k.PoolOfProduct(dv.ProductID)}
-			if it.pool != nil {
-				a, err := s.st.GetAssignment(c.ctx(), c.tenant.ID, it.pool.ID, dv.UserID)
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return nil, err
-				}
-				it.a = a
-			}
-			items = append(items, it)
+		for i, dv := range pg.Devices {
+			items = append(items, devItem{d: dv, pool: k.PoolOfProduct(dv.ProductID), a: pg.Seats[i]})
 		}
 		return items, nil
 	}

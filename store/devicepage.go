@@ -29,7 +29,10 @@ const (
 // code; More says that devices follow it.
 type DevicePage struct {
 	Devices []*Device
-	More    bool
+	// Seats[i] is the assignment of Devices[i]'s user in the pool of
+	// its product (nil: none), read with the page.
+	Seats []*Assignment
+	More  bool
 }
 
 // DevicePager is an optional fast path for a door that shows a tenant's

@@ -82,6 +82,11 @@ func TestListDevicesPage(t *testing.T) {
 	check(s.CreateUser(ctx, gu))
 	bind(other.ID, gpool, gu, "D0")
 
+	poolOf := map[string]string{}
+	for _, p := range pools {
+		poolOf[p.ProductID] = p.ID
+	}
+	seats := 0
 	codes := func(q store.DeviceQuery) string {
 		t.Helper()
 		p, err := s.ListDevicesPage(ctx, tn.ID, q)
@@ -93,6 +98,24 @@ func TestListDevicesPage(t *testing.T) {
 				prod = "b"
 			}
 			out = append(out, prod+":"+d.DeviceCode)
+		}
+		if q.License == "" && q.State == "" && q.ProductID == "" && q.Offset == 0 && q.Limit == 10 {
+			// The seat read with each device is its user's in that pool.
+			for i, d := range p.Devices {
+				a, err := s.GetAssignment(ctx, tn.ID, poolOf[d.ProductID], d.UserID)
+				if errors.Is(err, store.ErrNotFound) {
+					a = nil
+				} else {
+					check(err)
+				}
+				if got := p.Seats[i]; (got == nil) != (a == nil) || got != nil && (got.ID != a.ID || got.State != a.State ||
+					strings.Join(got.Sources, ",") != strings.Join(a.Sources, ",") || got.Devices != a.Devices || !got.CreatedAt.Equal(a.CreatedAt)) {
+					t.Errorf("seat of %s: got %+v, want %+v", d.DeviceCode, got, a)
+				}
+				if a != nil {
+					seats++
+				}
+			}
 		}
 		return fmt.Sprintf("%s more=%v", strings.Join(out, ","), p.More)
 	}
@@ -113,5 +136,8 @@ func TestListDevicesPage(t *testing.T) {
 		if got := codes(tt.q); got != tt.want {
 			t.Errorf("ListDevicesPage(%+v):\ngot  %s\nwant %s", tt.q, got, tt.want)
 		}
+	}
+	if seats != 6 {
+		t.Errorf("%d devices came with a seat, want all 6", seats)
 	}
 }
