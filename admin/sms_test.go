@@ -53,6 +53,23 @@ func TestUserLoginDetailsBySMS(t *testing.T) {
 		}
 	}
 
+	// Editing such a user keeps the number the IdP sent unless the form
+	// changes it; a changed one must be international.
+	cy := tests[0].user
+	cy, _ = e.st.GetUser(e.ctx, e.acme.ID, cy.ID)
+	edit := url.Values{"version": {itoa(cy.Version)}, "firstName": {"Cy"}, "lastName": {"Tester"}, "userName": {cy.UserName},
+		"mobile": {"07700 900123"}, "notes": {"Counts pipes"}}
+	wantStatus(t, e.post(op, base+cy.ID, edit), http.StatusSeeOther, "edit a user whose number has no country code")
+	if got, _ := e.st.GetUser(e.ctx, e.acme.ID, cy.ID); got.Notes != "Counts pipes" || phone(got, "mobile") != "07700 900123" {
+		t.Errorf("after the edit: notes %q mobile %q", got.Notes, phone(got, "mobile"))
+	}
+	cy, _ = e.st.GetUser(e.ctx, e.acme.ID, cy.ID)
+	edit.Set("version", itoa(cy.Version))
+	edit.Set("mobile", "07700 900124")
+	if rec := e.post(op, base+cy.ID, edit); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "needs its country code") {
+		t.Errorf("a changed number without country code: %d, want 422 asking for it", rec.Code)
+	}
+
 	off := newEnv(t)
 	u := off.user(off.acme.ID, "ada@acme.test", false)
 	u.PhoneNumbers = []store.MultiValue{{Value: "+447700900123", Type: "mobile"}}

@@ -399,6 +399,10 @@ type userForm struct {
 	Pools        []poolChoice
 	Errors       map[string]string
 	Error        string
+	// unchanged are the user's current phone numbers by field: one an
+	// IdP sent in another form is kept as it is when the form leaves it
+	// alone, so editing a note does not first ask for the number's fix.
+	unchanged map[string]string
 }
 
 type poolChoice struct {
@@ -484,7 +488,7 @@ func (c *rc) readUserForm(f *userForm) {
 		f.fail("email", "Enter an e-mail address, like ada@example.com.")
 	}
 	for field, v := range map[string]*string{"mobile": &f.Mobile, "business": &f.Business} {
-		if *v == "" {
+		if *v == "" || *v == f.unchanged[field] {
 			continue
 		}
 		// Stored in E.164, as every door stores them, so a text message
@@ -653,7 +657,8 @@ func (s *server) userUpdate(c *rc) error {
 	if err != nil {
 		return err
 	}
-	f := &userForm{Edit: true, ID: u.ID, Action: c.T("users", u.ID), CancelURL: c.T("users", u.ID), Self: c.isSelf(u)}
+	f := &userForm{Edit: true, ID: u.ID, Action: c.T("users", u.ID), CancelURL: c.T("users", u.ID), Self: c.isSelf(u),
+		unchanged: map[string]string{"mobile": phone(u, "mobile"), "business": phone(u, "work")}}
 	f.Version, _ = strconv.ParseInt(c.r.FormValue("version"), 10, 64)
 	c.readUserForm(f)
 	if f.Self && u.AccountAdmin && !f.AccountAdmin {
