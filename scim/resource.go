@@ -22,10 +22,14 @@ import (
 func decodeObject(b []byte) (map[string]any, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
+	// Into an interface, not a map: encoding/json then builds the maps and
+	// slices itself instead of through reflection, two to three times
+	// faster, with the same values (TestDecodeObjectAsIntoMap).
+	var v any
+	if err := d.Decode(&v); err != nil {
 		return nil, badRequest(typeInvalidSyntax, "request body is not a JSON object")
 	}
+	m, _ := v.(map[string]any)
 	if m == nil {
 		return nil, badRequest(typeInvalidSyntax, "request body is not a JSON object")
 	}
