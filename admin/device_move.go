@@ -49,15 +49,15 @@ func (s *server) moveDeviceData(c *rc, deviceID string) (*moveDeviceData, error)
 	// page of licensed devices where the store pages them, else the
 	// pool's seats.
 	var userIDs []string
-	if pager, ok := s.st.(store.DevicePager); ok {
-		pg, err := pager.ListDevicesPage(c.ctx(), c.tenant.ID, store.DeviceQuery{ProductID: dv.ProductID, License: store.LicenseActive, Limit: 4 * moveCandidatesMax})
-		if err != nil {
-			return nil, err
-		}
+	pg, paged, err := devicePage(c, s.st, store.DeviceQuery{ProductID: dv.ProductID, License: store.LicenseActive, Limit: 4 * moveCandidatesMax})
+	switch {
+	case err != nil:
+		return nil, err
+	case paged:
 		for _, x := range pg.Devices {
 			userIDs = append(userIDs, x.UserID)
 		}
-	} else {
+	default:
 		as, err := s.st.ListAssignments(c.ctx(), c.tenant.ID, store.AssignmentQuery{PoolID: pool.ID, State: store.AssignActive})
 		if err != nil {
 			return nil, err

@@ -232,14 +232,16 @@ func (s *server) moveData(c *rc, poolID, fromID string) (*moveData, error) {
 	// The seeds move a license to a user shown on the screen who has
 	// none: device users of this product without an active seat.
 	var devs []*store.Device
-	if pager, ok := s.st.(store.DevicePager); ok {
-		pg, err := pager.ListDevicesPage(c.ctx(), c.tenant.ID, store.DeviceQuery{ProductID: pool.ProductID, License: store.LicenseNone, Limit: 400})
-		if err != nil {
+	pg, paged, err := devicePage(c, s.st, store.DeviceQuery{ProductID: pool.ProductID, License: store.LicenseNone, Limit: 400})
+	switch {
+	case err != nil:
+		return nil, err
+	case paged:
+		devs = pg.Devices
+	default:
+		if devs, err = s.st.ListDevices(c.ctx(), c.tenant.ID, ""); err != nil {
 			return nil, err
 		}
-		devs = pg.Devices
-	} else if devs, err = s.st.ListDevices(c.ctx(), c.tenant.ID, ""); err != nil {
-		return nil, err
 	}
 	seen := map[string]bool{from.ID: true}
 	for _, dv := range devs {
@@ -339,22 +341,22 @@ type devItem struct {
 // otherwise every device and seat of the tenant is read and filtered
 // here.
 func (s *server) deviceItems(c *rc, k *catalog, d *devicesData) ([]devItem, error) {
-	if pager, ok := s.st.(store.DevicePager); ok {
-		q := store.DeviceQuery{ProductID: d.Product, Offset: (d.Page - 1) * devicesPerPage, Limit: devicesPerPage}
-		switch d.Status {
-		case "licensed":
-			q.License = store.LicenseActive
-		case "unlicensed":
-			q.License = store.LicenseNone
-		case "waiting":
-			q.License = store.LicenseWaiting
-		case "blocked":
-			q.State = store.DeviceBlocked
-		}
-		pg, err := pager.ListDevicesPage(c.ctx(), c.tenant.ID, q)
-		if err != nil {
-			return nil, err
-		}
+	q := store.DeviceQuery{ProductID: d.Product, Offset: (d.Page - 1) * devicesPerPage, Limit: devicesPerPage}
+	switch d.Status {
+	case "licensed":
+		q.License = store.LicenseActive
+	case "unlicensed":
+		q.License = store.LicenseNone
+	case "waiting":
+		q.License = store.LicenseWaiting
+	case "blocked":
+		q.State = store.DeviceBlocked
+	}
+	pg, paged, err := devicePage(c, s.st, q)
+	if err != nil {
+		return nil, err
+	}
+	if paged {
 		d.More, d.Pages = pg.More, d.Page
 		items := make([]devItem, 0, len(pg.Devices))
 		for i, dv := range pg.Devices {
@@ -418,4 +420,20 @@ func (s *server) deviceItems(c *rc, k *catalog, d *devicesData) ([]devItem, erro
 	d.Page = min(d.Page, d.Pages)
 	lo := (d.Page - 1) * devicesPerPage
 	return items[lo:min(len(items), lo+devicesPerPage)], nil
+}
+
+// devicePage reads a page through the store's DevicePager; ok is false
+// when the store has none. A wrapper around the store (roster serve's
+// metrics) offers the method whatever its backend does, and answers
+// errors.ErrUnsupported for a backend without it.
+func devicePage(c *rc, st store.Store, q store.DeviceQuery) (pg *store.DevicePage, ok bool, err error) {
+	pager, ok := st.(store.DevicePager)
+	if !ok {
+		return nil, false, nil
+	}
+	pg, err = pager.ListDevicesPage(c.ctx(), c.tenant.ID, q)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil, false, nil
+	}
+	return pg, true, err
 }

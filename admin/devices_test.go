@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -20,17 +22,33 @@ import (
 // every device, which the portal pages itself.
 type withoutDevicePager struct{ store.Store }
 
+// unsupportedPager is a wrapper (like roster serve's metrics) whose
+// backend has neither fast path: it offers the methods and answers
+// errors.ErrUnsupported.
+type unsupportedPager struct{ store.Store }
+
+func (unsupportedPager) ListDevicesPage(context.Context, string, store.DeviceQuery) (*store.DevicePage, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func (unsupportedPager) ListWaiting(context.Context, string, string, int) ([]*store.Assignment, int, error) {
+	return nil, 0, errors.ErrUnsupported
+}
+
 // devicesModes runs a test over a store that pages devices and over one
 // that does not: the screen must look the same.
 func devicesModes(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, mode := range []string{"paged by the store", "paged by the portal"} {
+	for _, mode := range []string{"paged by the store", "paged by the portal", "behind a wrapper without a pager"} {
 		t.Run(mode, func(t *testing.T) {
 			st, err := sqlite.Open(filepath.Join(t.TempDir(), "roster.db"))
 			must(t, err)
 			t.Cleanup(func() { st.Close() })
 			var s store.Store = st
-			if mode == "paged by the portal" {
+			switch mode {
+			case "paged by the portal":
 				s = withoutDevicePager{st}
+			case "behind a wrapper without a pager":
+				s = unsupportedPager{withoutDevicePager{st}}
 			}
 			f(t, newEnvOn(t, s))
 		})

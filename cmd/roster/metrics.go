@@ -401,6 +401,26 @@ func (s *storeMetrics) BindDevice(ctx context.Context, d *store.Device, maxPerSe
 	return err
 }
 
+// ListDevicesPage forwards the backend's device pager (the portal's
+// Devices & Licenses screen), untimed; errors.ErrUnsupported tells the
+// caller the backend has none.
+func (s *storeMetrics) ListDevicesPage(ctx context.Context, tenantID string, q store.DeviceQuery) (*store.DevicePage, error) {
+	if p, ok := s.Store.(store.DevicePager); ok {
+		return p.ListDevicesPage(ctx, tenantID, q)
+	}
+	return nil, errors.ErrUnsupported
+}
+
+// ListWaiting forwards the backend's waiting-list head (the portal's
+// Licenses cards), untimed; errors.ErrUnsupported tells the caller the
+// backend has none.
+func (s *storeMetrics) ListWaiting(ctx context.Context, tenantID, poolID string, limit int) ([]*store.Assignment, int, error) {
+	if w, ok := s.Store.(store.WaitingLister); ok {
+		return w.ListWaiting(ctx, tenantID, poolID, limit)
+	}
+	return nil, 0, errors.ErrUnsupported
+}
+
 // rateLimitedCounter is the 429 counter of one limit.
 func (m *metrics) rateLimitedCounter(limit string) prometheus.Counter {
 	return m.rateLimited.WithLabelValues(limit)
