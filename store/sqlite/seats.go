@@ -346,6 +346,9 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string, q store.As
 		// here, every assignment of the tenant, rather than this index:
 		// a user's licenses then cost as much as the tenant's seats.
 		from = `assignments a INDEXED BY assignments_user`
+		// One user's seats are a few rows: not worth watching the
+		// caller's cancellation (see ListRules).
+		ctx = context.WithoutCancel(ctx)
 	}
 	return list(ctx, s.rd, scanAssignment, `SELECT `+assignCols+` FROM `+from+` WHERE `+where.String()+` ORDER BY a.created, a.id`, args...)
 }
