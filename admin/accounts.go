@@ -111,7 +111,10 @@ func (s *server) accountsPage(c *rc) error {
 	if err != nil {
 		return err
 	}
-	current := s.lastTenant(c)
+	current := ""
+	if ck, err := c.r.Cookie(lastTenantCookie); err == nil {
+		current = ck.Value // only marks a choice; the list is the person's tenants
+	}
 	d := accountsData{}
 	for _, t := range ts {
 		d.Accounts = append(d.Accounts, accountChoice{Name: t.Name, URL: s.base + "/switch?tenant=" + urlQueryEscape(t.ID), Current: t.ID == current})

@@ -52,7 +52,10 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped with -short")
 	}
-	o := newOIDCEnv(t)
+	// Carol administers Acme and Globex: she chooses after sign-in.
+	o := newOIDCEnvWith(t, oidcSetup{users: opUsers{"carol": opUser("carol", "carol@example.test", true)}})
+	o.user(o.acme.ID, "carol@example.test", true)
+	o.user(o.globex.ID, "carol@example.test", true)
 	dir := shots(t)
 
 	// Eve and Frank signed in on devices; neither holds a seat now.
@@ -334,21 +337,29 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The operator's pages, after signing out.
-	run("sign out", chromedp.Click(chromedp.CSS(`.me button`)))
-	// Signing out ends at the provider's end-session page.
-	for i := 0; ; i++ {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		if strings.Contains(loc, "logged-out") {
-			break
+	signOut := func() {
+		t.Helper()
+		run("sign out", chromedp.Click(chromedp.CSS(`.me button`)))
+		// Signing out ends at the provider's end-session page.
+		for i := 0; ; i++ {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			if strings.Contains(loc, "logged-out") {
+				break
+			}
+			if i == 50 {
+				t.Fatalf("sign-out ended at %s, want the provider's end-session page", loc)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if i == 50 {
-			t.Fatalf("sign-out ended at %s, want the provider's end-session page", loc)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	run("sign in as operator", chromedp.Navigate(o.portal.URL+"/admin/login"), chromedp.WaitVisible(chromedp.CSS(`a.btn.primary`)), chromedp.Click(chromedp.CSS(`a.btn.primary`)),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)), chromedp.SendKeys(chromedp.CSS(`#username`), "operator"), chromedp.SendKeys(chromedp.CSS(`#password`), opPassword),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#tname`)))
+	signInAs := func(user, wait string) {
+		t.Helper()
+		run("sign in as "+user, chromedp.Navigate(o.portal.URL+"/admin/login"), chromedp.WaitVisible(chromedp.CSS(`a.btn.primary`)), chromedp.Click(chromedp.CSS(`a.btn.primary`)),
+			chromedp.WaitVisible(chromedp.CSS(`#username`)), chromedp.SendKeys(chromedp.CSS(`#username`), user), chromedp.SendKeys(chromedp.CSS(`#password`), opPassword),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(wait)))
+	}
+	signOut()
+	signInAs("operator", `#tname`)
 	shot("op-tenants")
 	for _, p := range []struct{ name, path, wait string }{
 		{"op-pools", "/admin/op/tenants/" + o.acme.ID + "/pools", `#np-total, .empty, section.card`},
@@ -359,5 +370,17 @@ func TestBrowser(t *testing.T) {
 		run(p.name, chromedp.Navigate(o.portal.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 		shot(p.name)
 	}
+
+	// An admin of two tenants chooses one, then switches in the header.
+	signOut()
+	signInAs("carol", `ul.accounts`)
+	shot("accounts")
+	run("choose Globex", chromedp.Click(`//ul[contains(@class, "accounts")]//a[contains(., "Globex")]`), chromedp.WaitVisible(chromedp.CSS(`#tenant-switch`)))
+	if h := text(`nav.sidenav .navhead`); !strings.EqualFold(h, "Globex") {
+		t.Errorf("after choosing Globex the menu is for %q", h)
+	}
+	run("switch to Acme", chromedp.SetValue(chromedp.CSS(`#tenant-switch`), o.acme.ID), chromedp.Click(chromedp.CSS(`form.switcher button`)),
+		chromedp.WaitVisible(`//nav[contains(@class, "sidenav")]//p[contains(., "Acme")]`))
+	shot("users-switcher")
 	t.Logf("screenshots in %s", dir)
 }
