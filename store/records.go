@@ -11,9 +11,16 @@ type Tenant struct {
 	Suspended bool
 	// Settings an admin edits in the portal.
 	InviteFrom string
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// SSO says the tenant's users sign in with their company's single
+	// sign-on, never with a Roster password: an invitation only activates
+	// the account, and a password reset tells them their password is
+	// managed by their company. SSOSignInURL, when set, is where they sign
+	// in (an https URL shown in the e-mails and on the invitation page).
+	SSO          bool
+	SSOSignInURL string
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Token is a SCIM bearer token. Only the SHA-256 of the secret is stored;

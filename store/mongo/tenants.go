@@ -18,6 +18,8 @@ type tenantDoc struct {
 	NameNorm   string    `bson:"nameNorm"`
 	Suspended  bool      `bson:"suspended"`
 	InviteFrom string    `bson:"inviteFrom,omitempty"`
+	SSO        bool      `bson:"sso,omitempty"`
+	SSOURL     string    `bson:"ssoSignInUrl,omitempty"`
 	Version    int64     `bson:"version"`
 	CreatedAt  time.Time `bson:"createdAt"`
 	UpdatedAt  time.Time `bson:"updatedAt"`
@@ -25,6 +27,7 @@ type tenantDoc struct {
 
 func (d *tenantDoc) record() *store.Tenant {
 	return &store.Tenant{ID: d.ID, Name: d.Name, Suspended: d.Suspended, InviteFrom: d.InviteFrom,
+		SSO: d.SSO, SSOSignInURL: d.SSOURL,
 		Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
@@ -40,7 +43,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	_, err := s.c.tenants.InsertOne(ctx, tenantDoc{ID: t.ID, Name: t.Name, NameNorm: store.NormUserName(t.Name),
-		Suspended: t.Suspended, InviteFrom: t.InviteFrom, Version: 1, CreatedAt: at, UpdatedAt: at})
+		Suspended: t.Suspended, InviteFrom: t.InviteFrom, SSO: t.SSO, SSOURL: t.SSOSignInURL, Version: 1, CreatedAt: at, UpdatedAt: at})
 	if err != nil {
 		return mapErr(err, collTenants)
 	}
@@ -99,6 +102,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *store.Tenant) error {
 	created, err := s.casUpdate(ctx, s.c.tenants, idFilter("", t.ID), t.Version, bson.D{
 		{Key: "name", Value: t.Name}, {Key: "nameNorm", Value: store.NormUserName(t.Name)},
 		{Key: "suspended", Value: t.Suspended}, {Key: "inviteFrom", Value: t.InviteFrom},
+		{Key: "sso", Value: t.SSO}, {Key: "ssoSignInUrl", Value: t.SSOSignInURL},
 	}, at)
 	if err != nil {
 		return err

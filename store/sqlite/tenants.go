@@ -9,12 +9,12 @@ import (
 	"github.com/roster-scim/roster/store"
 )
 
-const tenantCols = `id, name, suspended, invite_from, version, created, updated`
+const tenantCols = `id, name, suspended, invite_from, sso, sso_url, version, created, updated`
 
 func scanTenant(sc scanner) (*store.Tenant, error) {
 	t := new(store.Tenant)
 	var created, updated int64
-	if err := sc.Scan(&t.ID, &t.Name, &t.Suspended, &t.InviteFrom, &t.Version, &created, &updated); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Suspended, &t.InviteFrom, &t.SSO, &t.SSOSignInURL, &t.Version, &created, &updated); err != nil {
 		return nil, err
 	}
 	t.CreatedAt, t.UpdatedAt = msTime(created), msTime(updated)
@@ -32,8 +32,9 @@ func (s *Store) CreateTenant(ctx context.Context, t *store.Tenant) error {
 		t.ID = store.NewID()
 	}
 	at := now()
-	_, err := s.wr.ExecContext(ctx, `INSERT INTO tenants (id, name, name_norm, suspended, invite_from, version, created, updated)
-		VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, t.ID, t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom, at.UnixMilli(), at.UnixMilli())
+	_, err := s.wr.ExecContext(ctx, `INSERT INTO tenants (id, name, name_norm, suspended, invite_from, sso, sso_url, version, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, t.ID, t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom,
+		boolInt(t.SSO), t.SSOSignInURL, at.UnixMilli(), at.UnixMilli())
 	if err != nil {
 		return constraint(err, tenantConflicts, nil)
 	}
@@ -61,9 +62,9 @@ func (s *Store) UpdateTenant(ctx context.Context, t *store.Tenant) error {
 	at := now()
 	var created int64
 	err := s.tx(ctx, func(tx *wtx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE tenants SET name = ?, name_norm = ?, suspended = ?, invite_from = ?, version = version + 1, updated = ?
-			WHERE id = ? AND version = ? RETURNING created`,
-			t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom, at.UnixMilli(), t.ID, t.Version).Scan(&created)
+		err := tx.QueryRowContext(ctx, `UPDATE tenants SET name = ?, name_norm = ?, suspended = ?, invite_from = ?, sso = ?, sso_url = ?,
+			version = version + 1, updated = ? WHERE id = ? AND version = ? RETURNING created`,
+			t.Name, store.NormUserName(t.Name), boolInt(t.Suspended), t.InviteFrom, boolInt(t.SSO), t.SSOSignInURL, at.UnixMilli(), t.ID, t.Version).Scan(&created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return casMiss(ctx, tx, "tenants", "", t.ID)
 		}

@@ -36,6 +36,7 @@ func testTenants(t *testing.T, e *env) {
 	stale := *a
 	a.Suspended = true
 	a.InviteFrom = "admin@acme.example"
+	a.SSO, a.SSOSignInURL = true, "https://sso.acme.example/start"
 	e.must(e.s.UpdateTenant(e.ctx, a), "UpdateTenant")
 	if a.Version != 2 {
 		t.Errorf("UpdateTenant: Version = %d, want 2", a.Version)
@@ -45,6 +46,16 @@ func testTenants(t *testing.T, e *env) {
 	got, err = e.s.GetTenant(e.ctx, a.ID)
 	e.must(err, "GetTenant")
 	same(t, got, a, "tenant after a stale update")
+	sso := &store.Tenant{Name: "Gamma", SSO: true, SSOSignInURL: "https://login.gamma.example"}
+	e.must(e.s.CreateTenant(e.ctx, sso), "CreateTenant(SSO)")
+	got, err = e.s.GetTenantByName(e.ctx, "gamma")
+	e.must(err, "GetTenantByName(SSO)")
+	same(t, got, sso, "tenant created with the SSO settings")
+	sso.SSO, sso.SSOSignInURL = false, ""
+	e.must(e.s.UpdateTenant(e.ctx, sso), "UpdateTenant(SSO off)")
+	got, err = e.s.GetTenant(e.ctx, sso.ID)
+	e.must(err, "GetTenant(SSO off)")
+	same(t, got, sso, "tenant with SSO turned off")
 	wantErr(t, e.s.UpdateTenant(e.ctx, &store.Tenant{ID: "missing", Name: "x", Version: 1}), store.ErrNotFound, "UpdateTenant(missing)")
 	rename := *b
 	rename.Name = "ACME"
@@ -52,12 +63,12 @@ func testTenants(t *testing.T, e *env) {
 
 	all, err := e.s.ListTenants(e.ctx)
 	e.must(err, "ListTenants")
-	if len(all) != 2 {
-		t.Fatalf("ListTenants returned %d tenants, want 2", len(all))
+	if len(all) != 3 {
+		t.Fatalf("ListTenants returned %d tenants, want 3", len(all))
 	}
-	ids := map[string]bool{all[0].ID: true, all[1].ID: true}
-	if !ids[a.ID] || !ids[b.ID] {
-		t.Errorf("ListTenants = %v, %v; want %s and %s", all[0].ID, all[1].ID, a.ID, b.ID)
+	ids := map[string]bool{all[0].ID: true, all[1].ID: true, all[2].ID: true}
+	if !ids[a.ID] || !ids[b.ID] || !ids[sso.ID] {
+		t.Errorf("ListTenants = %v, %v, %v; want %s, %s and %s", all[0].ID, all[1].ID, all[2].ID, a.ID, b.ID, sso.ID)
 	}
 }
 
