@@ -96,6 +96,12 @@ func (iv *Invites) Send(ctx context.Context, tenantID, userID, kind, actor strin
 	name := "invitation"
 	if kind == store.InviteReset {
 		name = "password-reset"
+		if data["SSO"] != "" {
+			// The company manages the password: the message says so and
+			// carries no link. The link is still recorded, so the user's
+			// own requests keep their cooldown.
+			data["Link"], data["Expires"] = "", ""
+		}
 	}
 	subject, text, html, err := iv.renderMail(name, data)
 	if err != nil {
@@ -135,14 +141,18 @@ func (iv *Invites) mint(ctx context.Context, u *store.User, kind string, now tim
 	return data, nil
 }
 
-// fields are the message fields every link message has.
+// fields are the message fields every link message has. SSO is "true"
+// when the tenant's users sign in with their company's SSO.
 func (iv *Invites) fields(ctx context.Context, u *store.User) map[string]string {
-	orgName := "your organisation"
+	orgName, sso, signIn := "your organisation", "", ""
 	if t, err := iv.Store.GetTenant(ctx, u.TenantID); err == nil {
 		orgName = t.Name
+		if t.SSO {
+			sso, signIn = "true", t.SSOSignInURL
+		}
 	}
 	return map[string]string{"Name": firstNonEmpty(u.Name.GivenName, u.DisplayName, u.UserName), "UserName": u.UserName,
-		"Org": orgName, "Link": "", "Expires": ""}
+		"Org": orgName, "Link": "", "Expires": "", "SSO": sso, "SignInURL": signIn}
 }
 
 // SendLoginSMS queues a text message with the user's login details to
@@ -214,6 +224,12 @@ func (iv *Invites) renderMail(name string, data map[string]string) (subject, tex
 	subject = "Activate your " + data["Org"] + " account"
 	if name == "password-reset" {
 		subject = "Set a new password for your " + data["Org"] + " account"
+		if data["SSO"] != "" {
+			subject = "Your " + data["Org"] + " password is managed by your company"
+			text = "Hello " + data["Name"] + ",\n\nYour password is managed by your company: sign in with your company SSO " +
+				data["SignInURL"] + "\n\nYour user name is " + data["UserName"] + ".\n"
+			return subject, text, "", nil
+		}
 	}
 	text = "Hello " + data["Name"] + ",\n\nOpen this link: " + data["Link"] + "\n\nYour user name is " + data["UserName"] +
 		". The link works once and until " + data["Expires"] + ".\n"
@@ -247,6 +263,14 @@ func (iv *Invites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := invitePage{UserName: u.UserName, Reset: inv.Kind == store.InviteReset}
+	t, err := iv.Store.GetTenant(r.Context(), inv.TenantID)
+	if err != nil {
+		iv.fail(w, r, err)
+		return
+	}
+	if t.SSO {
+		page.SSO, page.SignInURL, page.Org = true, t.SSOSignInURL, t.Name
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		iv.render(w, r, http.StatusOK, page)
@@ -255,6 +279,10 @@ func (iv *Invites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if page.SSO {
+		iv.activateSSO(w, r, inv, page)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
@@ -274,22 +302,58 @@ func (iv *Invites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		iv.render(w, r, http.StatusGone, invitePage{Gone: true})
 		return
 	}
-	for range 5 {
-		u, err = iv.Store.GetUser(r.Context(), inv.TenantID, inv.UserID)
-		if err != nil {
-			break
-		}
-		u.PasswordHash, u.Activation = hash, store.ActivationActive
-		if err = iv.Store.UpdateUser(r.Context(), u); !errors.Is(err, store.ErrPrecondition) {
-			break
-		}
-	}
-	if err != nil {
+	if u, err = iv.activate(r.Context(), inv, hash); err != nil {
 		iv.fail(w, r, err)
 		return
 	}
 	_ = iv.Store.AppendAudit(r.Context(), &store.AuditEvent{TenantID: inv.TenantID, ID: store.NewID(), At: store.Timestamp(iv.now()),
 		Actor: "user:" + u.ID, Action: "user.password." + inv.Kind, TargetType: "user", TargetID: u.ID})
+	page.Done = true
+	iv.render(w, r, http.StatusOK, page)
+}
+
+// activate marks the invitation's user active and, when hash is not
+// empty, sets their password.
+func (iv *Invites) activate(ctx context.Context, inv *store.Invitation, hash string) (*store.User, error) {
+	var u *store.User
+	var err error
+	for range 5 {
+		u, err = iv.Store.GetUser(ctx, inv.TenantID, inv.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if hash != "" {
+			u.PasswordHash = hash
+		}
+		u.Activation = store.ActivationActive
+		if err = iv.Store.UpdateUser(ctx, u); !errors.Is(err, store.ErrPrecondition) {
+			break
+		}
+	}
+	return u, err
+}
+
+// activateSSO answers the page's one button for a tenant whose users sign
+// in with their company's SSO: an activation link activates the account
+// without a password; a password-reset link changes nothing, since the
+// company manages the password. The button (rather than the GET) does it
+// because mail scanners open links, and would spend it.
+func (iv *Invites) activateSSO(w http.ResponseWriter, r *http.Request, inv *store.Invitation, page invitePage) {
+	if page.Reset {
+		iv.render(w, r, http.StatusOK, page)
+		return
+	}
+	if err := iv.Store.UseInvitation(r.Context(), inv.TenantID, inv.ID, store.Timestamp(iv.now())); err != nil {
+		iv.render(w, r, http.StatusGone, invitePage{Gone: true})
+		return
+	}
+	u, err := iv.activate(r.Context(), inv, "")
+	if err != nil {
+		iv.fail(w, r, err)
+		return
+	}
+	_ = iv.Store.AppendAudit(r.Context(), &store.AuditEvent{TenantID: inv.TenantID, ID: store.NewID(), At: store.Timestamp(iv.now()),
+		Actor: "user:" + u.ID, Action: "user.activate.sso", TargetType: "user", TargetID: u.ID})
 	page.Done = true
 	iv.render(w, r, http.StatusOK, page)
 }
@@ -417,15 +481,17 @@ func containsLogin(pw, userName string) bool {
 }
 
 type invitePage struct {
-	UserName string
-	Org      string
-	Forgot   bool // the "Forgot your password?" form
-	Sent     bool // its answer
-	Reset    bool
-	Gone     bool
-	Done     bool
-	Error    string
-	Min      int
+	UserName  string
+	Org       string
+	SSO       bool   // the tenant's users sign in with their company's SSO
+	SignInURL string // where, when the tenant said
+	Forgot    bool   // the "Forgot your password?" form
+	Sent      bool   // its answer
+	Reset     bool
+	Gone      bool
+	Done      bool
+	Error     string
+	Min       int
 }
 
 func (iv *Invites) render(w http.ResponseWriter, r *http.Request, status int, p invitePage) {
@@ -474,6 +540,15 @@ button{font:inherit;margin-top:1.25em;padding:.5em 1.25em;border:0;border-radius
 </form>{{end}}
 {{else if .Gone}}<h1>This link no longer works</h1>
 <p>It was already used or it has expired. Ask your administrator to send you a new invitation or password reset, or <a href="forgot">ask for a new link yourself</a>.</p>
+{{else if and .SSO .Reset}}<h1>Your password is managed by your company</h1>
+<p>{{.Org}} signs you in with your company's single sign-on (SSO), so your password cannot be changed here. {{template "signin" .}} If you forgot your password, ask your company's IT service desk.</p>
+<p>User name: <strong>{{.UserName}}</strong></p>
+{{else if and .SSO .Done}}<h1>Your account is active</h1>
+<p class="ok" role="status">{{template "signin" .}} Your user name is <strong>{{.UserName}}</strong>.</p>
+{{else if .SSO}}<h1>Activate your account</h1>
+<p>User name: <strong>{{.UserName}}</strong></p>
+<p>{{.Org}} signs you in with your company's single sign-on (SSO): there is no password to choose. Activate the account, then sign in with your company SSO.</p>
+<form method="post"><button type="submit">Activate</button></form>
 {{else if .Done}}<h1>{{if .Reset}}Your password is changed{{else}}Your account is active{{end}}</h1>
 <p class="ok" role="status">Sign in from the app with your user name <strong>{{.UserName}}</strong> and the password you just chose.</p>
 {{else}}<h1>{{if .Reset}}Set a new password{{else}}Activate your account{{end}}</h1>
@@ -486,4 +561,5 @@ button{font:inherit;margin-top:1.25em;padding:.5em 1.25em;border:0;border-radius
 <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="{{.Min}}" maxlength="256" required>
 <button type="submit">{{if .Reset}}Set password{{else}}Activate{{end}}</button>
 </form>{{end}}
-</body></html>`))
+</body></html>
+{{define "signin"}}Sign in with your company SSO{{with .SignInURL}} at <a href="{{.}}">{{.}}</a>{{end}}.{{end}}`))

@@ -243,3 +243,135 @@ func TestForgotPasswordThroughRealSMTP(t *testing.T) {
 		t.Errorf("empty form: %d", code)
 	}
 }
+
+// TestSSOInvitationThroughRealSMTP: for a tenant whose users sign in with
+// their company's SSO the invitation asks for no password: its link
+// activates the account once (by a button, so a mail scanner opening the
+// link spends nothing) and points to the company sign-in page; a password
+// reset, asked by an admin or by the user, says the company manages the
+// password and carries no link, and a reset link minted before the
+// tenant turned SSO on changes no password.
+func TestSSOInvitationThroughRealSMTP(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "roster.db"))
+	must(t, err)
+	defer st.Close()
+	ten := &store.Tenant{Name: "Acme"}
+	must(t, st.CreateTenant(ctx, ten))
+	newUser := func(name string) *store.User {
+		u := &store.User{TenantID: ten.ID, UserName: name, Active: true, Activation: store.ActivationPending,
+			Emails: []store.MultiValue{{Value: name, Primary: true}}}
+		must(t, st.CreateUser(ctx, u))
+		return u
+	}
+	ada, bob := newUser("ada@acme.io"), newUser("bob@acme.io")
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tm, err := notify.LoadTemplates("")
+	must(t, err)
+	iv := &auth.Invites{Store: st, TTL: time.Hour, Now: clock, Mail: tm, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	page := httptest.NewServer(iv)
+	defer page.Close()
+	iv.PublicURL = page.URL
+	s := &sink{}
+	addr, _ := startSink(t, s, "127.0.0.1:0")
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	sender, err := notify.NewSMTPSender(notify.SMTPConfig{Host: host, Port: port, From: "Roster <no-reply@roster.test>", TLS: "none"})
+	must(t, err)
+	d := &notify.Dispatcher{Outbox: st, Senders: map[string]notify.Sender{"email": sender}, Holder: "n1", Now: clock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	deliver := func(want int) string {
+		t.Helper()
+		if sent, _, err := d.RunOnce(ctx); sent != want || err != nil {
+			t.Fatalf("dispatch: sent %d, %v; want %d", sent, err, want)
+		}
+		msgs := s.received()
+		return strings.ReplaceAll(strings.ReplaceAll(msgs[len(msgs)-1], "=\r\n", ""), "=3D", "=")
+	}
+	const signIn = "https://sso.acme.test/start"
+
+	// A reset link minted while the tenant still used passwords.
+	ada.Activation = store.ActivationActive
+	must(t, st.UpdateUser(ctx, ada))
+	must(t, iv.Send(ctx, ten.ID, ada.ID, store.InviteReset, "admin:test"))
+	oldReset := linkIn(t, deliver(1))
+
+	ten.SSO, ten.SSOSignInURL = true, signIn
+	must(t, st.UpdateTenant(ctx, ten))
+
+	must(t, iv.Send(ctx, ten.ID, bob.ID, store.InviteActivate, "admin:test"))
+	mailText := deliver(1)
+	link := linkIn(t, mailText)
+	for _, w := range []string{"single sign-on", signIn, "bob@acme.io"} {
+		if !strings.Contains(mailText, w) {
+			t.Errorf("SSO invitation lacks %q:\n%s", w, mailText)
+		}
+	}
+	if strings.Contains(mailText, "choosing a password") {
+		t.Errorf("SSO invitation asks for a password:\n%s", mailText)
+	}
+
+	code, body := get(t, link)
+	if code != http.StatusOK || strings.Contains(body, `type="password"`) || !strings.Contains(body, "no password to choose") {
+		t.Errorf("SSO invitation page: %d, want 200 with no password field\n%s", code, body)
+	}
+	if got, _ := st.GetUser(ctx, ten.ID, bob.ID); got.Activation != store.ActivationPending {
+		t.Errorf("opening the link activated the account (state %q): a mail scanner would spend it", got.Activation)
+	}
+	code, body = submit(t, link, "", "")
+	if code != http.StatusOK || !strings.Contains(body, "Your account is active") || !strings.Contains(body, `href="`+signIn+`"`) {
+		t.Fatalf("activating through the SSO page: %d, want 200 linking the company sign-in\n%s", code, body)
+	}
+	got, _ := st.GetUser(ctx, ten.ID, bob.ID)
+	if got.Activation != store.ActivationActive || got.PasswordHash != "" {
+		t.Errorf("after SSO activation: state %q, password set=%v; want active without a password", got.Activation, got.PasswordHash != "")
+	}
+	if code, _ := submit(t, link, "", ""); code != http.StatusGone {
+		t.Errorf("second use of the SSO link: %d, want 410", code)
+	}
+
+	// The old reset link says who manages the password and sets none.
+	for _, try := range []func() (int, string){
+		func() (int, string) { return get(t, oldReset) },
+		func() (int, string) { return submit(t, oldReset, "a brand new passphrase", "a brand new passphrase") },
+	} {
+		if code, body := try(); code != http.StatusOK || !strings.Contains(body, "managed by your company") || strings.Contains(body, `type="password"`) {
+			t.Errorf("pre-SSO reset link: %d, want 200 saying the company manages the password\n%s", code, body)
+		}
+	}
+	if got, _ := st.GetUser(ctx, ten.ID, ada.ID); got.PasswordHash != "" {
+		t.Errorf("a reset link set a password for an SSO tenant's user")
+	}
+
+	// An admin's reset and the user's own request say the same, linkless.
+	must(t, iv.Send(ctx, ten.ID, bob.ID, store.InviteReset, "admin:test"))
+	now = now.Add(auth.ForgotCooldown) // ada's old link was sent a moment ago
+	resp, err := http.PostForm(page.URL+auth.ForgotPath, url.Values{"org": {"acme"}, "username": {"ada@acme.io"}})
+	must(t, err)
+	resp.Body.Close()
+	if sent, _, _ := d.RunOnce(ctx); sent != 2 {
+		t.Fatalf("dispatch of two resets: sent %d", sent)
+	}
+	msgs := s.received()
+	for _, raw := range msgs[len(msgs)-2:] {
+		m, err := mail.ReadMessage(strings.NewReader(raw))
+		must(t, err)
+		subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		if subject != "Your Acme password is managed by your company" || linkRE.MatchString(raw) || !strings.Contains(raw, signIn) {
+			t.Errorf("SSO password reset to %s: subject %q, want no link and the company sign-in\n%s", m.Header.Get("To"), subject, raw)
+		}
+	}
+
+	// Same expiry rule as a password invitation.
+	carol := newUser("carol@acme.io")
+	must(t, iv.Send(ctx, ten.ID, carol.ID, store.InviteActivate, "admin:test"))
+	late := linkIn(t, deliver(1))
+	now = now.Add(2 * time.Hour)
+	if code, _ := submit(t, late, "", ""); code != http.StatusGone {
+		t.Errorf("expired SSO link: %d, want 410", code)
+	}
+	if got, _ := st.GetUser(ctx, ten.ID, carol.ID); got.Activation != store.ActivationPending {
+		t.Errorf("an expired SSO link activated the account")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,15 +30,19 @@ const (
 // naming any other field is refused when the templates are loaded.
 var Fields = map[string][]string{
 	// Expires is when the link stops working, e.g. "4 November 2026 09:00 UTC".
-	Invitation:    {"Name", "UserName", "Org", "Link", "Expires"},
-	PasswordReset: {"Name", "UserName", "Org", "Link", "Expires"},
+	// SSO is "true" when the tenant's users sign in with their company's
+	// SSO (empty otherwise): the invitation link then only activates the
+	// account, and a password reset carries no link but says the password
+	// is managed by the company. SignInURL is where they sign in, or empty.
+	Invitation:    {"Name", "UserName", "Org", "Link", "Expires", "SSO", "SignInURL"},
+	PasswordReset: {"Name", "UserName", "Org", "Link", "Expires", "SSO", "SignInURL"},
 	// Change is seat-assigned, seat-removed, admin-granted or
 	// admin-revoked; Product is empty for the admin ones; Summary is one
 	// sentence saying what changed.
 	AccessChange: {"Name", "UserName", "Org", "Change", "Product", "Summary"},
 	// Link and Expires are empty when the user has already activated
 	// their account (the message then only reminds them of their user name).
-	LoginDetails: {"Name", "UserName", "Org", "Link", "Expires"},
+	LoginDetails: {"Name", "UserName", "Org", "Link", "Expires", "SSO", "SignInURL"},
 }
 
 //go:embed templates
@@ -126,12 +131,19 @@ func LoadTemplates(dir string) (*Templates, error) {
 	return t, nil
 }
 
-// add parses one file and renders it once with sample values.
+// add parses one file and renders it with sample values: every field
+// filled, then (so both branches of an {{if .SSO}} are tried) every field
+// but SSO.
 func (t *Templates) add(file, src string) error {
 	msg, _, _ := strings.Cut(file, ".")
-	sample := map[string]string{}
+	full, noSSO := map[string]string{}, map[string]string{}
 	for _, k := range Fields[msg] {
-		sample[k] = "sample " + k
+		full[k], noSSO[k] = "sample "+k, "sample "+k
+	}
+	samples := []map[string]string{full}
+	if _, ok := noSSO["SSO"]; ok {
+		noSSO["SSO"] = ""
+		samples = append(samples, noSSO)
 	}
 	var buf bytes.Buffer
 	if strings.HasSuffix(file, ".html") {
@@ -139,8 +151,10 @@ func (t *Templates) add(file, src string) error {
 		if err != nil {
 			return err
 		}
-		if err := h.Execute(&buf, sample); err != nil {
-			return err
+		for _, sample := range samples {
+			if err := h.Execute(&buf, sample); err != nil {
+				return err
+			}
 		}
 		t.html[msg] = h
 		return nil
@@ -149,12 +163,15 @@ func (t *Templates) add(file, src string) error {
 	if err != nil {
 		return err
 	}
-	if err := x.Execute(&buf, sample); err != nil {
-		return err
-	}
-	if msg != LoginDetails {
-		if _, _, err := splitSubject(buf.String()); err != nil {
+	for _, sample := range samples {
+		buf.Reset()
+		if err := x.Execute(&buf, sample); err != nil {
 			return err
+		}
+		if msg != LoginDetails {
+			if _, _, err := splitSubject(buf.String()); err != nil {
+				return err
+			}
 		}
 	}
 	t.text[msg] = x
@@ -174,10 +191,24 @@ func splitSubject(s string) (subject, body string, err error) {
 
 // Render fills message name with data. For an e-mail it returns the
 // subject, the plain text and the HTML; for a text message only text.
+// A field of the message that data lacks renders empty.
 func (t *Templates) Render(name string, data map[string]string) (subject, text, html string, err error) {
 	x, ok := t.text[name]
 	if !ok {
 		return "", "", "", fmt.Errorf("no template %q", name)
+	}
+	for _, k := range Fields[name] {
+		if _, ok := data[k]; !ok {
+			filled := make(map[string]string, len(Fields[name]))
+			maps.Copy(filled, data)
+			data = filled
+			for _, k := range Fields[name] {
+				if _, ok := data[k]; !ok {
+					data[k] = ""
+				}
+			}
+			break
+		}
 	}
 	var buf bytes.Buffer
 	if err := x.Execute(&buf, data); err != nil {

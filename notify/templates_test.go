@@ -115,3 +115,56 @@ func write(t *testing.T, dir, name, src string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSSOWording: for a tenant whose users sign in with company SSO the
+// invitation asks for no password and names where to sign in, and the
+// password reset carries no link but says the company manages the
+// password.
+func TestSSOWording(t *testing.T) {
+	tm, err := notify.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]string{"Name": "Ada", "UserName": "ada@acme.test", "Org": "Acme", "Link": "https://r.test/invite/rsi_x",
+		"Expires": "4 November 2026 09:00 UTC", "SSO": "true", "SignInURL": "https://sso.acme.test/start"}
+	tests := []struct {
+		name, subject     string
+		inBoth, inNeither []string
+	}{
+		{notify.Invitation, "Activate your Acme account",
+			[]string{"https://r.test/invite/rsi_x", "single sign-on", "https://sso.acme.test/start", "ada@acme.test"}, []string{"choosing a password"}},
+		{notify.PasswordReset, "Your Acme password is managed by your company",
+			[]string{"managed by your company", "https://sso.acme.test/start", "ada@acme.test"}, []string{"https://r.test/invite/rsi_x", "Set a new password"}},
+	}
+	for _, tt := range tests {
+		subject, text, html, err := tm.Render(tt.name, data)
+		if err != nil || subject != tt.subject {
+			t.Errorf("%s: subject %q, %v; want %q", tt.name, subject, err, tt.subject)
+		}
+		for _, w := range tt.inBoth {
+			if !strings.Contains(text, w) || !strings.Contains(html, w) {
+				t.Errorf("%s: %q missing from the text or the HTML part:\n%s\n%s", tt.name, w, text, html)
+			}
+		}
+		for _, w := range tt.inNeither {
+			if strings.Contains(text, w) || strings.Contains(html, w) {
+				t.Errorf("%s: %q in an SSO message:\n%s\n%s", tt.name, w, text, html)
+			}
+		}
+	}
+	_, sms, _, err := tm.Render(notify.LoginDetails, data)
+	if err != nil || !strings.Contains(sms, "company SSO") || strings.Contains(sms, "password") {
+		t.Errorf("login details SMS for an SSO tenant = %q, %v; want the SSO wording and no password", sms, err)
+	}
+	// Without a sign-in URL the sentence still ends well; a caller that
+	// knows nothing of SSO (no SSO field) gets the password wording.
+	data["SignInURL"] = ""
+	if _, text, _, _ := tm.Render(notify.Invitation, data); !strings.Contains(text, "Then sign in with your company SSO.\n") {
+		t.Errorf("SSO invitation without a sign-in URL:\n%s", text)
+	}
+	delete(data, "SSO")
+	delete(data, "SignInURL")
+	if _, text, _, err := tm.Render(notify.Invitation, data); err != nil || !strings.Contains(text, "choosing a password") {
+		t.Errorf("invitation without the SSO fields: %v\n%s", err, text)
+	}
+}
