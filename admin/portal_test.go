@@ -467,6 +467,46 @@ func TestSettings(t *testing.T) {
 	}
 }
 
+// TestSettingsSSO: a tenant admin and an operator say the users sign in
+// with company SSO, with an optional https sign-in URL; the page shows
+// what is stored and the audit log keeps the change.
+func TestSettingsSSO(t *testing.T) {
+	e := newEnv(t)
+	admin := e.user(e.acme.ID, "boss@acme.test", true)
+	c := e.session(store.RoleTenantAdmin, e.acme.ID, admin.UserName)
+	base := "/admin/t/" + e.acme.ID
+	version := func() string {
+		tn, err := e.st.GetTenant(e.ctx, e.acme.ID)
+		must(t, err)
+		return itoa(tn.Version)
+	}
+	for _, bad := range []string{"javascript:alert(1)", "http://login.acme.test", "login.acme.test"} {
+		rec := e.post(c, base+"/settings", url.Values{"name": {"Acme"}, "sso": {"on"}, "signInURL": {bad}, "version": {version()}})
+		wantStatus(t, rec, http.StatusUnprocessableEntity, "sign-in URL "+bad)
+		if !strings.Contains(rec.Body.String(), "https address") {
+			t.Errorf("sign-in URL %q refused without saying why", bad)
+		}
+	}
+	rec := e.post(c, base+"/settings", url.Values{"name": {"Acme"}, "sso": {"on"}, "signInURL": {"https://login.acme.test/sso"}, "version": {version()}})
+	wantStatus(t, rec, http.StatusSeeOther, "turn SSO on")
+	if tn, _ := e.st.GetTenant(e.ctx, e.acme.ID); !tn.SSO || tn.SSOSignInURL != "https://login.acme.test/sso" {
+		t.Errorf("tenant after turning SSO on: SSO %v, URL %q", tn.SSO, tn.SSOSignInURL)
+	}
+	body := e.get(c, base+"/settings").Body.String()
+	if !strings.Contains(body, `id="sso" name="sso" type="checkbox" checked`) || !strings.Contains(body, `value="https://login.acme.test/sso"`) {
+		t.Errorf("settings page does not show the stored SSO settings:\n%s", body)
+	}
+	if !strings.Contains(e.get(c, base+"/audit").Body.String(), "login.acme.test/sso") {
+		t.Errorf("the audit log does not show the SSO change")
+	}
+	// An operator turns it off; an unticked box is off, the URL may go.
+	rec = e.post(e.operator(), base+"/settings", url.Values{"name": {"Acme"}, "signInURL": {""}, "version": {version()}})
+	wantStatus(t, rec, http.StatusSeeOther, "turn SSO off")
+	if tn, _ := e.st.GetTenant(e.ctx, e.acme.ID); tn.SSO || tn.SSOSignInURL != "" {
+		t.Errorf("tenant after turning SSO off: SSO %v, URL %q", tn.SSO, tn.SSOSignInURL)
+	}
+}
+
 func TestAuditPage(t *testing.T) {
 	e := newEnv(t)
 	base := "/admin/t/" + e.acme.ID
