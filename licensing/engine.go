@@ -390,6 +390,44 @@ const (
 // such e-mail honours the same preference and templates. A failure is
 // logged: the change it announces already happened.
 func (e *Engine) Notify(ctx context.Context, u *store.User, change, product, summary string) {
+	e.notify(ctx, u, "", change, product, summary)
+}
+
+// AdminRightsChanged records in the audit log, as actor, that u was made
+// an account administrator (u.AccountAdmin) or no longer is, and queues
+// the access-change e-mail saying so, as Notify. Doors call it after
+// writing a change of accountAdmin, and only then.
+func (e *Engine) AdminRightsChanged(ctx context.Context, u *store.User, actor Actor) {
+	action, change := "user.admin.revoke", AdminRevoked
+	if u.AccountAdmin {
+		action, change = "user.admin.grant", AdminGranted
+	}
+	ev := &store.AuditEvent{TenantID: u.TenantID, ID: store.NewID(), At: store.Timestamp(e.now()), Actor: string(actor),
+		Action: action, TargetType: "user", TargetID: u.ID}
+	if err := e.st.AppendAudit(ctx, ev); err != nil {
+		e.log.ErrorContext(ctx, "audit write failed", "action", action, "err", err)
+	}
+	if u.PrimaryEmail() == "" || u.NoSystemMessages {
+		return // spare the tenant lookup
+	}
+	org := e.orgName(ctx, u.TenantID)
+	summary := "You are now an account administrator of " + org + " in Roster."
+	if !u.AccountAdmin {
+		summary = "You are no longer an account administrator of " + org + " in Roster."
+	}
+	e.notify(ctx, u, org, change, "", summary)
+}
+
+func (e *Engine) orgName(ctx context.Context, tenantID string) string {
+	if t, err := e.st.GetTenant(ctx, tenantID); err == nil {
+		return t.Name
+	}
+	return "your organisation"
+}
+
+// notify is Notify with the tenant's name when the caller has it ("":
+// looked up if a template needs it).
+func (e *Engine) notify(ctx context.Context, u *store.User, org, change, product, summary string) {
 	to := u.PrimaryEmail()
 	if to == "" || u.NoSystemMessages {
 		return
@@ -402,9 +440,8 @@ func (e *Engine) Notify(ctx context.Context, u *store.User, change, product, sum
 		subject = "Your administrator rights changed"
 	}
 	if e.mail != nil {
-		org := "your organisation"
-		if t, err := e.st.GetTenant(ctx, u.TenantID); err == nil {
-			org = t.Name
+		if org == "" {
+			org = e.orgName(ctx, u.TenantID)
 		}
 		name := u.Name.GivenName
 		if name == "" {

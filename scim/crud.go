@@ -175,6 +175,7 @@ func (h *handler) createUser(ctx context.Context, tenant string, d doc) (*store.
 	if err := h.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
+	h.adminAfterUserWrite(ctx, false, u)
 	return u, nil
 }
 
@@ -277,7 +278,7 @@ func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store
 			}
 			return nil, err
 		}
-		h.seatsAfterUserWrite(ctx, cur, &u)
+		h.afterUserWrite(ctx, cur, &u)
 		return &u, nil
 	}
 }
@@ -498,7 +499,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 			}
 			return nil, err
 		}
-		h.seatsAfterUserWrite(ctx, cur, &u)
+		h.afterUserWrite(ctx, cur, &u)
 		return &u, nil
 	}
 }

@@ -19,6 +19,9 @@ type Licensing interface {
 	DeleteGroup(ctx context.Context, tenantID, groupID string, version int64, actor licensing.Actor) error
 	UserLicenses(ctx context.Context, tenantID, userID string) ([]licensing.UserLicense, error)
 	UserDevices(ctx context.Context, tenantID, userID string) ([]*store.Device, error)
+	// AdminRightsChanged audits and announces (e-mail, as the portal) a
+	// written change of the user's accountAdmin.
+	AdminRightsChanged(ctx context.Context, u *store.User, actor licensing.Actor)
 }
 
 type actorKey struct{}
@@ -43,14 +46,27 @@ func actorOf(ctx context.Context) licensing.Actor {
 	return "scim"
 }
 
-// seatsAfterUserWrite converges the user's seats when their active flag
-// changed; nothing else on a User moves a seat.
-func (h *handler) seatsAfterUserWrite(ctx context.Context, before, after *store.User) {
-	if h.lic == nil || before.Active == after.Active {
+// afterUserWrite converges the user's seats when their active flag
+// changed (nothing else on a User moves a seat) and announces a change of
+// their admin rights. It compares the records the write had in hand, so a
+// write that touches neither costs no store access.
+func (h *handler) afterUserWrite(ctx context.Context, before, after *store.User) {
+	if h.lic == nil {
 		return
 	}
-	if err := h.lic.SyncUser(ctx, after.TenantID, after.ID, actorOf(ctx)); err != nil {
-		h.licensingFailed(ctx, err)
+	if before.Active != after.Active {
+		if err := h.lic.SyncUser(ctx, after.TenantID, after.ID, actorOf(ctx)); err != nil {
+			h.licensingFailed(ctx, err)
+		}
+	}
+	h.adminAfterUserWrite(ctx, before.AccountAdmin, after)
+}
+
+// adminAfterUserWrite announces that the user's accountAdmin changed
+// from wasAdmin (false for a new user).
+func (h *handler) adminAfterUserWrite(ctx context.Context, wasAdmin bool, after *store.User) {
+	if h.lic != nil && wasAdmin != after.AccountAdmin {
+		h.lic.AdminRightsChanged(ctx, after, actorOf(ctx))
 	}
 }
 
