@@ -226,8 +226,12 @@ func (iv *Invites) renderMail(name string, data map[string]string) (subject, tex
 		subject = "Set a new password for your " + data["Org"] + " account"
 		if data["SSO"] != "" {
 			subject = "Your " + data["Org"] + " password is managed by your company"
-			text = "Hello " + data["Name"] + ",\n\nYour password is managed by your company: sign in with your company SSO " +
-				data["SignInURL"] + "\n\nYour user name is " + data["UserName"] + ".\n"
+			where := ""
+			if data["SignInURL"] != "" {
+				where = " at " + data["SignInURL"]
+			}
+			text = "Hello " + data["Name"] + ",\n\nYour password is managed by your company: sign in with your company SSO" +
+				where + ".\n\nYour user name is " + data["UserName"] + ".\n"
 			return subject, text, "", nil
 		}
 	}
@@ -353,7 +357,8 @@ func (iv *Invites) activateSSO(w http.ResponseWriter, r *http.Request, inv *stor
 		return
 	}
 	_ = iv.Store.AppendAudit(r.Context(), &store.AuditEvent{TenantID: inv.TenantID, ID: store.NewID(), At: store.Timestamp(iv.now()),
-		Actor: "user:" + u.ID, Action: "user.activate.sso", TargetType: "user", TargetID: u.ID})
+		Actor: "user:" + u.ID, Action: "user.password." + store.InviteActivate, TargetType: "user", TargetID: u.ID,
+		Reason: "signs in with company SSO: no password set"})
 	page.Done = true
 	iv.render(w, r, http.StatusOK, page)
 }
