@@ -447,6 +447,9 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 			if err == nil {
 				*evs = append(*evs, r.stamp(&store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.create",
 					TargetType: "user", TargetID: u.ID, After: mustJSON(createdView(u, in)), Reason: reason}))
+				if u.AccountAdmin {
+					r.Engine.AdminRightsChanged(ctx, u, Actor(j.ID))
+				}
 				return u, true, nil
 			}
 			if c, ok := store.IsConflict(err); !ok || c.Attr != "userName" {
@@ -481,6 +484,12 @@ func (r *Runner) upsert(ctx context.Context, j *store.ImportJob, row *store.Impo
 		}
 		*evs = append(*evs, r.stamp(&store.AuditEvent{TenantID: j.TenantID, Actor: string(Actor(j.ID)), Action: "user.update",
 			TargetType: "user", TargetID: u.ID, Before: mustJSON(before), After: mustJSON(after), Reason: reason}))
+		// Admin rights are announced like the portal and SCIM do; a job
+		// resumed after this write finds nothing to merge and says nothing
+		// twice.
+		if _, changed := after["accountAdmin"]; changed {
+			r.Engine.AdminRightsChanged(ctx, u, Actor(j.ID))
+		}
 		return u, false, nil
 	}
 	return nil, false, store.ErrPrecondition

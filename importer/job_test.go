@@ -512,3 +512,44 @@ func TestNoHasher(t *testing.T) {
 		t.Errorf("job = %+v", j)
 	}
 }
+
+// TestImportAnnouncesAdminRights: a file that makes someone an account
+// admin, or takes it away, sends them the access-change e-mail the
+// portal and SCIM send, once, and an unchanged re-import sends nothing.
+func TestImportAnnouncesAdminRights(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mails := func() map[string][]string {
+		t.Helper()
+		ms, err := e.st.ListOutbox(ctx, e.tenant.ID, 100)
+		must(t, err)
+		out := map[string][]string{}
+		for _, m := range ms {
+			if m.Subject == "Your administrator rights changed" {
+				out[m.To] = append(out[m.To], strings.TrimSpace(m.Text))
+			}
+		}
+		return out
+	}
+	rows := [][]string{header, person(1), person(2)}
+	rows[1][12] = "yes"
+	e.run(e.submit(csvBytes(rows...), "a.csv", ""))
+	got := mails()
+	if len(got["user1@acme.test"]) != 1 || !strings.Contains(got["user1@acme.test"][0], "You are now an account administrator") || len(got["user2@acme.test"]) != 0 {
+		t.Fatalf("after creating an admin and a user, admin-rights mails = %v", got)
+	}
+	e.run(e.submit(csvBytes(rows...), "a.csv", ""))
+	if n := len(mails()["user1@acme.test"]); n != 1 {
+		t.Fatalf("an unchanged re-import sent admin-rights mail again (%d in all)", n)
+	}
+	rows[1][12], rows[2][12] = "no", "yes"
+	e.run(e.submit(csvBytes(rows...), "b.csv", ""))
+	got = mails()
+	if len(got["user1@acme.test"]) != 2 || !strings.Contains(got["user1@acme.test"][1]+got["user1@acme.test"][0], "no longer an account administrator") ||
+		len(got["user2@acme.test"]) != 1 {
+		t.Fatalf("after swapping admin rights, admin-rights mails = %v", got)
+	}
+	if evs, _ := e.st.ListAudit(ctx, e.tenant.ID, store.AuditQuery{Action: "user.admin.grant"}); len(evs) != 2 {
+		t.Errorf("%d user.admin.grant audit events, want 2", len(evs))
+	}
+}
