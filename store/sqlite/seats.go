@@ -36,9 +36,11 @@ func scanAssignment(sc scanner) (*store.Assignment, error) {
 	return a, nil
 }
 
+const getAssignmentSQL = `SELECT ` + assignCols + ` FROM assignments a
+		WHERE a.tenant_id = ? AND a.pool_id = ? AND a.user_id = ?`
+
 func getAssignment(ctx context.Context, q queryer, tenantID, poolID, userID string) (*store.Assignment, error) {
-	return scanAssignment(q.QueryRowContext(ctx, `SELECT `+assignCols+` FROM assignments a
-		WHERE a.tenant_id = ? AND a.pool_id = ? AND a.user_id = ?`, tenantID, poolID, userID))
+	return scanAssignment(q.QueryRowContext(ctx, getAssignmentSQL, tenantID, poolID, userID))
 }
 
 func sourcesJSON(src []string) string {
@@ -322,9 +324,10 @@ func (s *Store) MoveSeat(ctx context.Context, tenantID, poolID, fromUserID, toUs
 	return out, err
 }
 
-// GetAssignment reads the user's assignment in the pool.
+// GetAssignment reads the user's assignment in the pool, through the
+// statement cache like the other lookups by key.
 func (s *Store) GetAssignment(ctx context.Context, tenantID, poolID, userID string) (*store.Assignment, error) {
-	a, err := getAssignment(ctx, s.r, tenantID, poolID, userID)
+	a, err := getAssignment(ctx, s.rd, tenantID, poolID, userID)
 	return a, notFound(err)
 }
 

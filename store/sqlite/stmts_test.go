@@ -50,3 +50,16 @@ func TestBuiltStmtsBounded(t *testing.T) {
 		t.Errorf("%s was not prepared after the transaction that missed it", query(0))
 	}
 }
+
+// TestGetAssignmentPrepared: GetAssignment, a lookup by key on a hot
+// path (the engine reads the seat it just granted), runs a statement
+// prepared once, not parsed per call.
+func TestGetAssignmentPrepared(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
+	if _, err := s.GetAssignment(context.Background(), "t", "p", "u"); err == nil {
+		t.Fatal("GetAssignment of nothing: no error")
+	}
+	if s.rd.c.lookup(getAssignmentSQL) == nil {
+		t.Error("GetAssignment's statement is not in the read pool's cache")
+	}
+}
