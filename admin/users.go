@@ -127,34 +127,34 @@ func phone(u *store.User, typ string) string {
 	return ""
 }
 
-// userFilter turns the search box and status menu into a store filter on
-// indexed attributes only, so the store answers it in its query language
-// however many users the tenant has.
-func userFilter(q, status string) store.Expr {
-	var f store.Expr
-	if q != "" {
-		f = store.Or{
-			L: store.Or{
-				L: store.Compare{Attr: store.AttrPath{Name: "userName"}, Op: store.OpCo, Value: q},
-				R: store.Compare{Attr: store.AttrPath{Name: "displayName"}, Op: store.OpCo, Value: q},
-			},
-			R: store.Compare{Attr: store.AttrPath{Name: "emails", Sub: "value"}, Op: store.OpCo, Value: q},
+// userSearch turns the search box and status menu into the store's
+// user search (store.UserSearch: any part of userName, displayName or
+// an e-mail, case-insensitively).
+func userSearch(q, status string) store.UserSearch {
+	us := store.UserSearch{Text: q}
+	switch status {
+	case "active", "inactive":
+		active := status == "active"
+		us.Active = &active
+	}
+	return us
+}
+
+// searchUsers lists a page of a search through the store's UserSearcher,
+// whose cost follows the users found, or, when the store has none (a
+// wrapper around the store answers errors.ErrUnsupported for a backend
+// without it), as the equal filter on indexed attributes, which the
+// store answers in its query language however many users the tenant has.
+func (s *server) searchUsers(c *rc, q store.UserSearch) (*store.UserPage, error) {
+	if us, ok := s.st.(store.UserSearcher); ok && q.Text != "" {
+		res, err := us.SearchUsers(c.ctx(), c.tenant.ID, q)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return res, err
 		}
 	}
-	var st store.Expr
-	switch status {
-	case "active":
-		st = store.Compare{Attr: store.AttrPath{Name: "active"}, Op: store.OpEq, Value: true}
-	case "inactive":
-		st = store.Compare{Attr: store.AttrPath{Name: "active"}, Op: store.OpEq, Value: false}
-	}
-	switch {
-	case f == nil:
-		return st
-	case st == nil:
-		return f
-	}
-	return store.And{L: f, R: st}
+	lq := q.Query()
+	lq.MaxScan = 10000
+	return s.st.ListUsers(c.ctx(), c.tenant.ID, lq)
 }
 
 func (s *server) usersPage(c *rc) error {
@@ -200,7 +200,7 @@ func (s *server) usersPage(c *rc) error {
 	if d.Walked {
 		var next int
 		res = &store.UserPage{}
-		res.Users, next, err = s.pendingUsers(c, userFilter(d.Query, ""), d.From)
+		res.Users, next, err = s.pendingUsers(c, d.Query, d.From)
 		if next > 0 {
 			v := url.Values{"status": {"pending"}, "from": {strconv.Itoa(next)}}
 			if d.Query != "" {
@@ -210,10 +210,9 @@ func (s *server) usersPage(c *rc) error {
 		}
 		res.Total = len(res.Users)
 	} else {
-		res, err = s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{
-			Filter: userFilter(d.Query, d.Status), SortBy: store.AttrPath{Name: "userName"},
-			Offset: (d.Page - 1) * usersPerPage, Limit: usersPerPage, MaxScan: 10000,
-		})
+		q := userSearch(d.Query, d.Status)
+		q.Offset, q.Limit = (d.Page-1)*usersPerPage, usersPerPage
+		res, err = s.searchUsers(c, q)
 	}
 	if _, bad := store.IsInvalid(err); bad {
 		d.SearchError = "This search matches too many users to list; type more of the name or e-mail."

@@ -15,19 +15,18 @@ const (
 )
 
 // pendingUsers returns up to usersPerPage pending users of the list that
-// filter selects, starting at position from, and where the next page
+// search q selects, starting at position from, and where the next page
 // starts (0: no more).
-func (s *server) pendingUsers(c *rc, filter store.Expr, from int) (users []*store.User, next int, err error) {
+func (s *server) pendingUsers(c *rc, q string, from int) (users []*store.User, next int, err error) {
 	batch, budget := pendingBatch, pendingBudget
-	if filter != nil {
-		// A search costs a scan of the tenant per query (its total):
-		// one larger batch rather than many.
+	if q != "" {
+		// A search costs a pass over what it finds per query (its
+		// total): one larger batch rather than many.
 		batch, budget = 1000, 1000
 	}
 	at := from
 	for at-from < budget {
-		res, err := s.st.ListUsers(c.ctx(), c.tenant.ID, store.Query{Filter: filter, SortBy: store.AttrPath{Name: "userName"},
-			Offset: at, Limit: batch, MaxScan: 10000})
+		res, err := s.searchUsers(c, store.UserSearch{Text: q, Offset: at, Limit: batch})
 		if err != nil {
 			return nil, 0, err
 		}

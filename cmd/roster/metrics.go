@@ -411,6 +411,20 @@ func (s *storeMetrics) ListDevicesPage(ctx context.Context, tenantID string, q s
 	return nil, errors.ErrUnsupported
 }
 
+// SearchUsers forwards the backend's user search (the portal's Users
+// search box), timed as ListUsers, which it stands for;
+// errors.ErrUnsupported tells the caller the backend has none.
+func (s *storeMetrics) SearchUsers(ctx context.Context, tenantID string, q store.UserSearch) (*store.UserPage, error) {
+	us, ok := s.Store.(store.UserSearcher)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	start := time.Now()
+	res, err := us.SearchUsers(ctx, tenantID, q)
+	s.done(s.listUsers, "ListUsers", start, err)
+	return res, err
+}
+
 // ListWaiting forwards the backend's waiting-list head (the portal's
 // Licenses cards), untimed; errors.ErrUnsupported tells the caller the
 // backend has none.

@@ -165,7 +165,8 @@ func Open(path string) (*Store, error) {
 
 // checkpointLoop copies the WAL into the database file every
 // checkpointEvery. PASSIVE never waits for readers or writers; what it
-// cannot copy now it copies next time.
+// cannot copy now it copies next time. Before, it moves the users written
+// since into the search's trigram index (indexSearch).
 func (s *Store) checkpointLoop() {
 	defer close(s.ckDone)
 	t := time.NewTicker(checkpointEvery)
@@ -177,6 +178,7 @@ func (s *Store) checkpointLoop() {
 		case <-t.C:
 			// An error (a busy file, a full disk) shows in the commits
 			// that follow; nothing to do about it here.
+			_ = s.indexSearch(context.Background())
 			_, _ = s.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 		}
 	}

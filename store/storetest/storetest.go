@@ -88,6 +88,8 @@ func Run(t *testing.T, fresh func(t *testing.T) Opener) {
 		{"ListUsersScanLimit", testListUsersScanLimit},
 		{"ListAcrossHandles", testListAcrossHandles},
 		{"ListGroups", testListGroups},
+		{"UserSearch", testUserSearch},
+		{"UserSearchFresh", testUserSearchFresh},
 		{"FilterScanReports", testFilterScanReports},
 		{"Sessions", testSessions},
 		{"SeatRequests", testSeatRequests},

@@ -1,0 +1,172 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+
+	"github.com/roster-scim/roster/store"
+)
+
+// SearchUsers answers the portal's user search (store.UserSearcher) from
+// the trigram index user_search (migration 0009): the index names the
+// users holding trigrams that cover the folded text, the pending table
+// the users written since they were indexed, and of those the statements
+// keep the ones whose userName, displayName or an e-mail really contain
+// the text, compared as the filter's co compares (query.go), so the
+// result is the filter's to the user. A search costs the users the
+// index names, not the tenant's size. Text shorter than a trigram has no
+// index to ask and runs as the filter (UserSearch.Query).
+func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSearch) (*store.UserPage, error) {
+	text := store.NormUserName(q.Text)
+	match, ok := trigramMatch(text)
+	if !ok {
+		return s.ListUsers(ctx, tenantID, q.Query())
+	}
+	active := -1
+	if q.Active != nil {
+		active = boolInt(*q.Active)
+	}
+	offset, limit := max(q.Offset, 0), max(q.Limit, 0)
+	args := []any{tenantID, text, match, active}
+	out := &store.UserPage{Users: []*store.User{}}
+	err := s.read(ctx, func(tx *rtx) error {
+		if limit > 0 {
+			users, err := list(ctx, tx, scanUser, searchPage, append(args, limit, offset)...)
+			if err != nil {
+				return err
+			}
+			out.Users = append(out.Users, users...)
+			// A page that is not full tells the total itself.
+			if n := len(users); n < limit && (n > 0 || offset == 0) {
+				out.Total = offset + n
+				return nil
+			}
+		}
+		return tx.QueryRowContext(ctx, searchCount, args...).Scan(&out.Total)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// searchHits are the users the trigram index names (?3, trigramMatch)
+// or that wait to be indexed (user_search_pending; their index rows, if
+// any, are from before their last change), that belong to the tenant
+// (?1), hold the folded text (?2) in userName, displayName or an e-mail
+// value, and have the wanted state (?4: 0 or 1, -1 for any). CROSS JOIN
+// keeps the index the outer loop: the users are probed by rowid, never
+// scanned.
+const searchHits = ` FROM (SELECT rowid AS r FROM user_search WHERE user_search MATCH ?3
+			AND rowid NOT IN (SELECT user_rowid FROM user_search_pending)
+		UNION ALL SELECT user_rowid FROM user_search_pending) h
+	CROSS JOIN users v ON v.rowid = h.r
+	WHERE v.tenant_id = ?1 AND (?4 < 0 OR v.active = ?4)
+		AND (instr(CAST(v.user_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
+			OR instr(CAST(v.display_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
+			OR EXISTS (SELECT 1 FROM json_each(v.emails_norm) j WHERE instr(CAST(j.value AS BLOB), CAST(?2 AS BLOB)) > 0))`
+
+// searchPage orders the hits' keys alone, then reads the records of the
+// page (?5 users after ?6).
+const searchPage = `SELECT ` + userCols + ` FROM users WHERE rowid IN (
+		SELECT v.rowid` + searchHits + ` ORDER BY v.user_name_norm, v.id LIMIT ?5 OFFSET ?6)
+	ORDER BY user_name_norm, id`
+
+const searchCount = `SELECT COUNT(*)` + searchHits
+
+// searchBatch is how many pending users one indexing transaction takes:
+// it holds the writer for a few milliseconds at most.
+const searchBatch = 256
+
+// indexSearch moves the users written since they were last indexed
+// (user_search_pending, filled by the users triggers of migration 0009)
+// into the trigram index, a batch per write transaction: each pending
+// rowid loses its index row, gets the one of the user that has it now,
+// if any, and leaves the pending table, together. It runs in the
+// background (checkpointLoop); the search is exact without it, and
+// costs more the more users wait.
+func (s *Store) indexSearch(ctx context.Context) error {
+	for {
+		var any int
+		if err := s.rd.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_search_pending)`).Scan(&any); err != nil || any == 0 {
+			return err
+		}
+		n := 0
+		err := s.tx(ctx, func(tx *wtx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT user_rowid FROM user_search_pending ORDER BY user_rowid LIMIT ?`, searchBatch)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil || len(ids) == 0 {
+				return err
+			}
+			n = len(ids)
+			for _, id := range ids {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM user_search WHERE rowid = ?`, id); err != nil {
+					return err
+				}
+			}
+			lo, hi := ids[0], ids[len(ids)-1]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_search (rowid, text)
+				SELECT u.rowid, u.user_name_norm || char(10) || u.display_name_norm || char(10) ||
+					COALESCE((SELECT group_concat(j.value, char(10)) FROM json_each(u.emails_norm) j), '')
+				FROM user_search_pending p CROSS JOIN users u ON u.rowid = p.user_rowid
+				WHERE p.user_rowid BETWEEN ? AND ?`, lo, hi); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `DELETE FROM user_search_pending WHERE user_rowid BETWEEN ? AND ?`, lo, hi)
+			return err
+		})
+		if err != nil || n < searchBatch {
+			return err
+		}
+	}
+}
+
+// trigramMatch is the FTS5 query for the rows holding trigrams of
+// text that cover it (a superset of those containing text): every third
+// one and the last, since the index holds no positions to chain them
+// and each term costs a pass over its rows. ok is false when text has
+// fewer than three characters, or a character the query cannot carry.
+func trigramMatch(text string) (match string, ok bool) {
+	if strings.ContainsRune(text, 0) {
+		return "", false
+	}
+	var at []int // byte offset of each rune
+	for i := range text {
+		at = append(at, i)
+	}
+	if len(at) < 3 {
+		return "", false
+	}
+	at = append(at, len(text))
+	n := len(at) - 1 // runes
+	var b strings.Builder
+	seen := map[string]bool{}
+	for i := 0; i < n-2; i += 3 {
+		add(&b, seen, text[at[i]:at[i+3]])
+	}
+	add(&b, seen, text[at[n-3]:])
+	return b.String(), true
+}
+
+func add(b *strings.Builder, seen map[string]bool, tri string) {
+	if seen[tri] {
+		return
+	}
+	seen[tri] = true
+	if b.Len() > 0 {
+		b.WriteString(" AND ")
+	}
+	b.WriteString(`"` + strings.ReplaceAll(tri, `"`, `""`) + `"`)
+}
