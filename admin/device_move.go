@@ -97,20 +97,12 @@ func (s *server) moveDevice(c *rc) error {
 	if err != nil {
 		return err
 	}
-	to := c.r.FormValue("to")
-	if name := c.val("toUserName"); name != "" {
-		u, err := s.st.GetUserByUserName(c.ctx(), c.tenant.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			d.UserName, d.Error = name, "There is no user "+name+" in this account."
-			return c.showStatus(422, "move_device", "Move device", "devices", d)
-		}
-		if err != nil {
-			return err
-		}
-		to = u.ID
+	to, typed, problem, err := s.recipient(c, "device")
+	if err != nil {
+		return err
 	}
-	if to == "" {
-		d.Error = "Choose who gets the device."
+	if problem != "" {
+		d.UserName, d.Error = typed, problem
 		return c.showStatus(422, "move_device", "Move device", "devices", d)
 	}
 	moved, err := s.eng.MoveDevice(c.ctx(), c.tenant.ID, d.Device.ID, to, c.actor())

@@ -281,20 +281,12 @@ func (s *server) moveSeat(c *rc) error {
 	if err != nil {
 		return err
 	}
-	to := c.r.FormValue("to")
-	if name := c.val("toUserName"); name != "" {
-		u, err := s.st.GetUserByUserName(c.ctx(), c.tenant.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			d.UserName, d.Error = name, "There is no user "+name+" in this account."
-			return c.showStatus(422, "move", "Move license", "devices", d)
-		}
-		if err != nil {
-			return err
-		}
-		to = u.ID
+	to, typed, problem, err := s.recipient(c, "license")
+	if err != nil {
+		return err
 	}
-	if to == "" {
-		d.Error = "Choose who gets the license."
+	if problem != "" {
+		d.UserName, d.Error = typed, problem
 		return c.showStatus(422, "move", "Move license", "devices", d)
 	}
 	if err := s.eng.Move(c.ctx(), c.tenant.ID, d.PoolID, d.From.ID, to, c.actor()); err != nil {
@@ -436,4 +428,26 @@ func devicePage(c *rc, st store.Store, q store.DeviceQuery) (pg *store.DevicePag
 		return nil, false, nil
 	}
 	return pg, true, err
+}
+
+// recipient reads whom a move form gives the device or seat (what) to:
+// the user picked from the list, or the one whose user name was typed.
+// problem, when set, is what to tell the admin; typed is the name they
+// typed, to show again.
+func (s *server) recipient(c *rc, what string) (to, typed, problem string, err error) {
+	to = c.r.FormValue("to")
+	if typed = c.val("toUserName"); typed != "" {
+		u, err := s.st.GetUserByUserName(c.ctx(), c.tenant.ID, typed)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", typed, "There is no user " + typed + " in this account.", nil
+		}
+		if err != nil {
+			return "", typed, "", err
+		}
+		to = u.ID
+	}
+	if to == "" {
+		problem = "Choose who gets the " + what + "."
+	}
+	return to, typed, problem, nil
 }
