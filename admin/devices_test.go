@@ -191,6 +191,26 @@ func TestMoveDevice(t *testing.T) {
 		}
 		_ = cat
 
+		// A typed name nobody has, or nobody chosen: told what to fix,
+		// with the name shown again; nothing moves.
+		for _, tc := range []struct {
+			form url.Values
+			says string
+		}{
+			{url.Values{"toUserName": {"nobody@acme.test"}}, "There is no user nobody@acme.test in this account."},
+			{url.Values{}, "Choose who gets the device."},
+		} {
+			rec = e.post(op, base+"/devices/"+dev.ID+"/move", tc.form)
+			wantStatus(t, rec, 422, "move to "+tc.form.Encode())
+			if b := rec.Body.String(); !strings.Contains(b, html.EscapeString(tc.says)) ||
+				(tc.form.Get("toUserName") != "" && !strings.Contains(b, `value="nobody@acme.test"`)) {
+				t.Errorf("move to %q: page does not say %q or lost the typed name", tc.form.Encode(), tc.says)
+			}
+		}
+		if d, _ := e.st.GetDeviceByCode(e.ctx, e.acme.ID, e.prod.ID, "DEV-ann"); d.UserID != ann.ID {
+			t.Errorf("refused move still moved the device")
+		}
+
 		rec = e.post(op, base+"/devices/"+dev.ID+"/move", url.Values{"to": {ben.ID}, "return": {base + "/devices?status=licensed"}})
 		wantStatus(t, rec, http.StatusSeeOther, "move device")
 		if loc := rec.Header().Get("Location"); loc != base+"/devices?status=licensed" {
