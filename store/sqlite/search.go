@@ -31,6 +31,9 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 	out := &store.UserPage{Users: []*store.User{}}
 	err := s.read(ctx, func(tx *rtx) error {
 		if limit > 0 {
+			if ok, err := s.walkSearch(ctx, tx, args, offset, limit, out); ok || err != nil {
+				return err
+			}
 			users, err := list(ctx, tx, scanUser, searchPage, append(args, limit, offset)...)
 			if err != nil {
 				return err
@@ -50,21 +53,66 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 	return out, nil
 }
 
+// walkFrom is the number of hits from which ordering them all costs
+// more than walking the tenant's users in order to the page, when the
+// hits are dense enough.
+const walkFrom = 512
+
+// walkSearch answers a search whose hits are many and dense among the
+// tenant's users (an admin's first few letters) by counting the hits,
+// then walking the users in userName order, testing each, to the page:
+// the page costs about its position over the hits' density, where
+// ordering every hit costs their number. ok is false when the hits are
+// few or sparse, or the walk ran out of budget before the page.
+func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, limit int, out *store.UserPage) (ok bool, err error) {
+	var total, users int
+	if err := tx.QueryRowContext(ctx, searchCount, args...).Scan(&total); err != nil {
+		return false, err
+	}
+	if total < walkFrom {
+		return false, nil
+	}
+	out.Total = total
+	want := min(limit, total-offset)
+	if want <= 0 {
+		return true, nil
+	}
+	err = tx.QueryRowContext(ctx, `SELECT n FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, args[0]).Scan(&users)
+	if err != nil {
+		return false, notFound(err)
+	}
+	// The walk's expected length, with room for uneven hits; it beats
+	// ordering the hits while it is shorter than they are many.
+	budget := 2 * (offset + want) * users / total
+	if budget > total {
+		return false, nil
+	}
+	page, err := list(ctx, tx, scanUser, searchWalk, append(args, want, offset, budget)...)
+	if err != nil || len(page) < want {
+		return false, err
+	}
+	out.Users = append(out.Users, page...)
+	return true, nil
+}
+
+// searchMatch is true for a user (alias v) of the tenant (?1) holding
+// the folded text (?2) in userName, displayName or an e-mail value, in
+// the wanted state (?4: 0 or 1, -1 for any).
+const searchMatch = `v.tenant_id = ?1 AND (?4 < 0 OR v.active = ?4)
+		AND (instr(CAST(v.user_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
+			OR instr(CAST(v.display_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
+			OR EXISTS (SELECT 1 FROM json_each(v.emails_norm) j WHERE instr(CAST(j.value AS BLOB), CAST(?2 AS BLOB)) > 0))`
+
 // searchHits are the users the trigram index names (?3, trigramMatch)
 // or that wait to be indexed (user_search_pending; their index rows, if
-// any, are from before their last change), that belong to the tenant
-// (?1), hold the folded text (?2) in userName, displayName or an e-mail
-// value, and have the wanted state (?4: 0 or 1, -1 for any). CROSS JOIN
-// keeps the index the outer loop: the users are probed by rowid, never
-// scanned.
+// any, are from before their last change) that match (searchMatch).
+// CROSS JOIN keeps the index the outer loop: the users are probed by
+// rowid, never scanned.
 const searchHits = ` FROM (SELECT rowid AS r FROM user_search WHERE user_search MATCH ?3
 			AND rowid NOT IN (SELECT user_rowid FROM user_search_pending)
 		UNION ALL SELECT user_rowid FROM user_search_pending) h
 	CROSS JOIN users v ON v.rowid = h.r
-	WHERE v.tenant_id = ?1 AND (?4 < 0 OR v.active = ?4)
-		AND (instr(CAST(v.user_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
-			OR instr(CAST(v.display_name_norm AS BLOB), CAST(?2 AS BLOB)) > 0
-			OR EXISTS (SELECT 1 FROM json_each(v.emails_norm) j WHERE instr(CAST(j.value AS BLOB), CAST(?2 AS BLOB)) > 0))`
+	WHERE ` + searchMatch
 
 // searchPage orders the hits' keys alone, then reads the records of the
 // page (?5 users after ?6).
@@ -73,6 +121,19 @@ const searchPage = `SELECT ` + userCols + ` FROM users WHERE rowid IN (
 	ORDER BY user_name_norm, id`
 
 const searchCount = `SELECT COUNT(*)` + searchHits
+
+// userColsV are userCols of the alias v.
+const userColsV = `v.tenant_id, v.id, v.version, v.created, v.updated, v.doc`
+
+// searchWalk is the page (?5 users after ?6) of the matches among the
+// tenant's first ?7 users in userName order (users_user_name), which
+// the walk yields in that order and the LIMIT stops early; the text's
+// trigrams (?3) are not used.
+const searchWalk = `SELECT ` + userColsV + ` FROM (SELECT rowid AS r FROM users INDEXED BY users_user_name
+		WHERE tenant_id = ?1 ORDER BY user_name_norm LIMIT ?7) w
+	CROSS JOIN users v ON v.rowid = w.r
+	WHERE ` + searchMatch + `
+	LIMIT ?5 OFFSET ?6`
 
 // searchBatch is how many pending users one indexing transaction takes:
 // it holds the writer for a few milliseconds at most.

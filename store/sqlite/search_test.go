@@ -17,11 +17,17 @@ import (
 // scanned, whatever the tenant's size.
 func TestSearchPlansUseTrigramIndex(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
+	if userColsV != prefixed("v", userCols) {
+		t.Fatalf("userColsV %q, want %q", userColsV, prefixed("v", userCols))
+	}
 	match, _ := trigramMatch("smith")
-	for _, q := range []string{searchPage, searchCount} {
+	for _, q := range []string{searchPage, searchCount, searchWalk} {
 		args := []any{"t1", "smith", match, -1}
-		if q == searchPage {
+		switch q {
+		case searchPage:
 			args = append(args, 50, 0)
+		case searchWalk:
+			args = append(args, 50, 0, 1000)
 		}
 		rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+q, args...)
 		if err != nil {
@@ -39,6 +45,13 @@ func TestSearchPlansUseTrigramIndex(t *testing.T) {
 		rows.Close()
 		all := strings.Join(plan, "; ")
 		t.Logf("%s", all)
+		if q == searchWalk {
+			// In userName order, as the index has them: no sort.
+			if !strings.Contains(all, "users_user_name") || strings.Contains(all, "TEMP B-TREE") || strings.Contains(all, "SCAN v") {
+				t.Errorf("walk plan %q: want users_user_name in order, and users probed by rowid", all)
+			}
+			continue
+		}
 		if !strings.Contains(all, "VIRTUAL TABLE INDEX") || strings.Contains(all, "SCAN v") || strings.Contains(all, "SCAN users") {
 			t.Errorf("plan %q: want the trigram index, and users probed by rowid", all)
 		}
@@ -111,6 +124,60 @@ func TestSearchIndexing(t *testing.T) {
 	same("changed, indexed")
 	if n := pending(); n != 0 {
 		t.Fatalf("pending after indexing: %d", n)
+	}
+}
+
+// TestSearchWalk: a search with many hits (walkSearch) gives the
+// filter's pages wherever they lie, with the hits spread evenly, packed
+// at the end of the userName order (the walk runs out of budget), or
+// with a status.
+func TestSearchWalk(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "roster.db"))
+	ten := &store.Tenant{Name: "Acme"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 2000 {
+		// Every other of the first 1,400 is a Smith; of the last 600
+		// (zz…), all are Smythes.
+		name, display := fmt.Sprintf("a%04d@acme.test", i), "Pat Jones"
+		if i%2 == 0 {
+			display = fmt.Sprintf("Pat Smith%d", i)
+		}
+		if i >= 1400 {
+			name, display = fmt.Sprintf("zz%04d@acme.test", i), "Pat Smythe"
+		}
+		u := &store.User{TenantID: ten.ID, UserName: name, DisplayName: display, Active: i%3 != 0}
+		wg.Go(func() {
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.indexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	for _, text := range []string{"smith", "smyth", "pat s", "acme.test"} {
+		for _, active := range []*bool{nil, &yes} {
+			for _, offset := range []int{0, 50, 350, 650, 699, 1300, 1999, 2500} {
+				q := store.UserSearch{Text: text, Active: active, Offset: offset, Limit: 50}
+				got, err := s.SearchUsers(ctx, ten.ID, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := s.ListUsers(ctx, ten.ID, q.Query())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := userNames(got.Users), userNames(want.Users); got.Total != want.Total || !slices.Equal(g, w) {
+					t.Errorf("SearchUsers(%q, active %v, offset %d) = %d %q; the filter: %d %q", text, active != nil, offset, got.Total, g, want.Total, w)
+				}
+			}
+		}
 	}
 }
 
