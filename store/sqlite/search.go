@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 
 	"github.com/roster-scim/roster/store"
@@ -78,8 +80,11 @@ func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, lim
 		return true, nil
 	}
 	err = tx.QueryRowContext(ctx, `SELECT n FROM user_runs WHERE tenant_id = ? AND totals = 1 AND lo = ''`, args[0]).Scan(&users)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // no count kept: order the hits
+	}
 	if err != nil {
-		return false, notFound(err)
+		return false, err
 	}
 	// The walk's expected length, with room for uneven hits; it beats
 	// ordering the hits while it is shorter than they are many.
@@ -148,8 +153,8 @@ const searchBatch = 256
 // costs more the more users wait.
 func (s *Store) indexSearch(ctx context.Context) error {
 	for {
-		var any int
-		if err := s.rd.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_search_pending)`).Scan(&any); err != nil || any == 0 {
+		var waiting int
+		if err := s.rd.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_search_pending)`).Scan(&waiting); err != nil || waiting == 0 {
 			return err
 		}
 		n := 0
