@@ -148,7 +148,9 @@ const searchBatch = 256
 // (user_search_pending, filled by the users triggers of migration 0009)
 // into the trigram index, a batch per write transaction: each pending
 // rowid loses its index row, gets the one of the user that has it now,
-// if any, and leaves the pending table, together. It runs in the
+// if any, and leaves the pending table, together. An e-mail equal to
+// the userName (the usual SCIM user) adds nothing the userName's line
+// does not hold, and is left out. It runs in the
 // background (checkpointLoop); the search is exact without it, and
 // costs more the more users wait.
 func (s *Store) indexSearch(ctx context.Context) error {
@@ -185,7 +187,7 @@ func (s *Store) indexSearch(ctx context.Context) error {
 			lo, hi := ids[0], ids[len(ids)-1]
 			if _, err := tx.ExecContext(ctx, `INSERT INTO user_search (rowid, text)
 				SELECT u.rowid, u.user_name_norm || char(10) || u.display_name_norm || char(10) ||
-					COALESCE((SELECT group_concat(j.value, char(10)) FROM json_each(u.emails_norm) j), '')
+					COALESCE((SELECT group_concat(j.value, char(10)) FROM json_each(u.emails_norm) j WHERE j.value <> u.user_name_norm), '')
 				FROM user_search_pending p CROSS JOIN users u ON u.rowid = p.user_rowid
 				WHERE p.user_rowid BETWEEN ? AND ?`, lo, hi); err != nil {
 				return err
