@@ -499,6 +499,14 @@ func TestSettingsSSO(t *testing.T) {
 	if !strings.Contains(e.get(c, base+"/audit").Body.String(), "login.acme.test/sso") {
 		t.Errorf("the audit log does not show the SSO change")
 	}
+	// Reset password for such a user: the e-mail carries no link, and the
+	// admin is told so rather than "a reset link is on its way".
+	member := e.user(e.acme.ID, "member@acme.test", false)
+	rec = e.post(c, base+"/users/"+member.ID+"/reset", nil)
+	wantStatus(t, rec, http.StatusSeeOther, "reset password with SSO on")
+	if f := flashOf(rec); !strings.Contains(f, "signs in with your company SSO") || strings.Contains(f, "reset link") {
+		t.Errorf("reset with SSO on says %q", f)
+	}
 	// An operator turns it off; an unticked box is off, the URL may go.
 	rec = e.post(e.operator(), base+"/settings", url.Values{"name": {"Acme"}, "signInURL": {""}, "version": {version()}})
 	wantStatus(t, rec, http.StatusSeeOther, "turn SSO off")

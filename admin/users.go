@@ -826,7 +826,12 @@ func (s *server) userReset(c *rc) error {
 	if !u.Active {
 		return c.back(back, invalid("%s is inactive; reactivate them before resetting the password.", u.UserName), "")
 	}
-	return c.back(back, s.sendInvitation(c, u, store.InviteReset), "A password reset link to "+u.PrimaryEmail()+" is on its way.")
+	done := "A password reset link to " + u.PrimaryEmail() + " is on its way."
+	if c.tenant.SSO {
+		// The e-mail carries no link: the company's SSO holds the password.
+		done = u.UserName + " signs in with your company SSO, so Roster holds no password to reset; an e-mail telling them so is on its way to " + u.PrimaryEmail() + "."
+	}
+	return c.back(back, s.sendInvitation(c, u, store.InviteReset), done)
 }
 
 // userLoginSMS is the seeds' "send login details by SMS": the message
