@@ -11,6 +11,11 @@ type UserSearch struct {
 	Active *bool  // nil: active and inactive users
 	Offset int
 	Limit  int
+	// CountTo, when above 0, lets the count stop: a Total above CountTo
+	// then says only that more than CountTo users match (a page that
+	// shows "more than 1,000" need not count 100,000). The users of the
+	// page are the same either way.
+	CountTo int
 }
 
 // Filter is the SCIM filter the search is: Users.ListUsers with it,

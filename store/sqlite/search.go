@@ -33,7 +33,7 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 	out := &store.UserPage{Users: []*store.User{}}
 	err := s.read(ctx, func(tx *rtx) error {
 		if limit > 0 {
-			if ok, err := s.walkSearch(ctx, tx, args, offset, limit, out); ok || err != nil {
+			if ok, err := s.walkSearch(ctx, tx, args, offset, limit, q.CountTo, out); ok || err != nil {
 				return err
 			}
 			users, err := list(ctx, tx, scanUser, searchPage, append(args, limit, offset)...)
@@ -47,7 +47,7 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 				return nil
 			}
 		}
-		return tx.QueryRowContext(ctx, searchCount, args...).Scan(&out.Total)
+		return countHits(ctx, tx, args, q.CountTo, &out.Total)
 	})
 	if err != nil {
 		return nil, err
@@ -66,16 +66,21 @@ const walkFrom = 512
 // the page costs about its position over the hits' density, where
 // ordering every hit costs their number. ok is false when the hits are
 // few or sparse, or the walk ran out of budget before the page.
-func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, limit int, out *store.UserPage) (ok bool, err error) {
+func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, limit, countTo int, out *store.UserPage) (ok bool, err error) {
 	var total, users int
-	if err := tx.QueryRowContext(ctx, searchCount, args...).Scan(&total); err != nil {
+	if err := countHits(ctx, tx, args, countTo, &total); err != nil {
 		return false, err
 	}
-	if total < walkFrom {
+	// capped: total only says more than countTo users match.
+	capped := countTo > 0 && total > countTo
+	if total < walkFrom && !capped {
 		return false, nil
 	}
 	out.Total = total
 	want := min(limit, total-offset)
+	if capped {
+		want = limit
+	}
 	if want <= 0 {
 		return true, nil
 	}
@@ -89,11 +94,15 @@ func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, lim
 	// The walk's expected length, with room for uneven hits; it beats
 	// ordering the hits while it is shorter than they are many.
 	budget := 2 * (offset + want) * users / total
-	if budget > total {
+	if capped {
+		// The hits are at least this dense; a walk of the whole tenant
+		// sees every hit, so its short page is the last one.
+		budget = min(budget, users)
+	} else if budget > total {
 		return false, nil
 	}
 	page, err := list(ctx, tx, scanUser, searchWalk, append(args, want, offset, budget)...)
-	if err != nil || len(page) < want {
+	if err != nil || (len(page) < want && !(capped && budget >= users)) {
 		return false, err
 	}
 	out.Users = append(out.Users, page...)
@@ -126,6 +135,18 @@ const searchPage = `SELECT ` + userCols + ` FROM users WHERE rowid IN (
 	ORDER BY user_name_norm, id`
 
 const searchCount = `SELECT COUNT(*)` + searchHits
+
+// searchCountTo counts the hits up to ?5.
+const searchCountTo = `SELECT COUNT(*) FROM (SELECT 1` + searchHits + ` LIMIT ?5)`
+
+// countHits counts the search's hits (args: searchHits' four), all of
+// them or, with countTo above 0, up to countTo+1 (store.UserSearch).
+func countHits(ctx context.Context, tx *rtx, args []any, countTo int, total *int) error {
+	if countTo > 0 {
+		return tx.QueryRowContext(ctx, searchCountTo, append(args[:4:4], countTo+1)...).Scan(total)
+	}
+	return tx.QueryRowContext(ctx, searchCount, args...).Scan(total)
+}
 
 // userColsV are userCols of the alias v.
 const userColsV = `v.tenant_id, v.id, v.version, v.created, v.updated, v.doc`

@@ -179,6 +179,22 @@ func TestSearchWalk(t *testing.T) {
 				if g, w := userNames(got.Users), userNames(want.Users); got.Total != want.Total || !slices.Equal(g, w) {
 					t.Errorf("SearchUsers(%q, active %v, offset %d) = %d %q; the filter: %d %q", text, active != nil, offset, got.Total, g, want.Total, w)
 				}
+				// Counting only so far gives the same page, and a total
+				// that is exact up to the cap and says "more" beyond it.
+				for _, countTo := range []int{1, 100, 699, 5000} {
+					q.CountTo = countTo
+					capped, err := s.SearchUsers(ctx, ten.ID, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					totalOK := capped.Total == want.Total
+					if want.Total > countTo {
+						totalOK = capped.Total > countTo && capped.Total <= want.Total
+					}
+					if g, w := userNames(capped.Users), userNames(want.Users); !totalOK || !slices.Equal(g, w) {
+						t.Errorf("SearchUsers(%q, active %v, offset %d, count to %d) = %d %q; the filter: %d %q", text, active != nil, offset, countTo, capped.Total, g, want.Total, w)
+					}
+				}
 			}
 		}
 	}
