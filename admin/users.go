@@ -43,7 +43,15 @@ type usersData struct {
 	From       int
 	Scanned    int
 	AnyPending bool // a row can get an invitation again
+	// More: more than Total users match, and the search stopped
+	// counting there (searchCountTo); the pages have no last one.
+	More bool
 }
+
+// searchCountTo is where the Users search stops counting: a broad
+// search in a large tenant says "more than 1,000" instead of counting
+// every match, which would cost more than the page itself.
+var searchCountTo = 1000
 
 type userRow struct {
 	ID, Name, UserName, Email string
@@ -131,7 +139,7 @@ func phone(u *store.User, typ string) string {
 // user search (store.UserSearch: any part of userName, displayName or
 // an e-mail, case-insensitively).
 func userSearch(q, status string) store.UserSearch {
-	us := store.UserSearch{Text: q}
+	us := store.UserSearch{Text: q, CountTo: searchCountTo}
 	switch status {
 	case "active", "inactive":
 		active := status == "active"
@@ -223,6 +231,13 @@ func (s *server) usersPage(c *rc) error {
 	}
 	d.Total = res.Total
 	d.Pages = max(1, (res.Total+usersPerPage-1)/usersPerPage)
+	if !d.Walked && d.Query != "" && res.Total > searchCountTo {
+		d.More, d.Total = true, searchCountTo
+		d.Pages = d.Page // as far as is known
+		if len(res.Users) == usersPerPage {
+			d.Pages++
+		}
+	}
 	if d.Page > 1 && !d.Walked {
 		d.PrevURL = c.T("users") + listQuery(d.Page-1)
 	}

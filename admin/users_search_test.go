@@ -93,3 +93,36 @@ func TestUsersSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersSearchCountsSoFar: a search matching more users than the page
+// counts to says "more than" that many, pages on while pages are full,
+// and lists the same users as a full count would.
+func TestUsersSearchCountsSoFar(t *testing.T) {
+	old := searchCountTo
+	searchCountTo = 60
+	t.Cleanup(func() { searchCountTo = old })
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "roster.db"))
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := newEnvOn(t, st)
+	op := e.operator()
+	for i := range 90 {
+		e.user(e.acme.ID, fmt.Sprintf("smith%02d@acme.test", i), false)
+	}
+	base := "/admin/t/" + e.acme.ID + "/users?"
+	page1 := e.get(op, base+url.Values{"q": {"smith"}}.Encode()).Body.String()
+	if !strings.Contains(page1, "More than 60 users match.") || !strings.Contains(page1, `rel="next"`) || strings.Contains(page1, "of 2") {
+		t.Errorf("page 1 of a search past the count does not say \"More than 60\" with a next page:\n%s", page1)
+	}
+	page2 := e.get(op, base+url.Values{"q": {"smith"}, "page": {"2"}}.Encode()).Body.String()
+	if strings.Contains(page2, `rel="next"`) || !strings.Contains(page2, `rel="prev"`) {
+		t.Errorf("page 2, the last, offers a next page")
+	}
+	got := append(listed(page1), listed(page2)...)
+	searchCountTo = 1000
+	full := append(listed(e.get(op, base+url.Values{"q": {"smith"}}.Encode()).Body.String()),
+		listed(e.get(op, base+url.Values{"q": {"smith"}, "page": {"2"}}.Encode()).Body.String())...)
+	if len(got) != 90 || !slices.Equal(got, full) {
+		t.Errorf("counting to 60 lists %d users %v; counting all lists %v", len(got), got, full)
+	}
+}
