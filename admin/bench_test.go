@@ -123,6 +123,7 @@ func BenchmarkPortalPages(b *testing.B) {
 	}{
 		{"users", "users", false},
 		{"users-search", "users?q=family4", true},
+		{"users-search-short", "users?q=us", true}, // below a trigram: the start of usernames
 		{"users-inactive", "users?status=inactive", true},
 		{"users-pending", "users?status=pending", true},
 		{"users-panel", "users/{user}?tab=licenses", false},

@@ -46,6 +46,16 @@ type usersData struct {
 	// More: more than Total users match, and the search stopped
 	// counting there (searchCountTo); the pages have no last one.
 	More bool
+	// ShortSearch: the search is too short to look inside names
+	// (shortSearch), so it matched the start of usernames.
+	ShortSearch bool
+}
+
+// shortSearch reports whether text is too short to search inside names
+// (fewer than 3 letters: below a trigram).
+func shortSearch(text string) bool {
+	n := utf8.RuneCountInString(store.NormUserName(text))
+	return n > 0 && n < 3
 }
 
 // searchCountTo is where the Users search stops counting: a broad
@@ -154,6 +164,10 @@ func userSearch(q, status string) store.UserSearch {
 // without it), as the equal filter on indexed attributes, which the
 // store answers in its query language however many users the tenant has.
 func (s *server) searchUsers(c *rc, q store.UserSearch) (*store.UserPage, error) {
+	// One or two letters are in most names: searching inside every name
+	// for them reads the whole tenant and finds everyone. They match the
+	// start of the username instead, which the userName index answers.
+	q.Prefix = shortSearch(q.Text)
 	if us, ok := s.st.(store.UserSearcher); ok && q.Text != "" {
 		res, err := us.SearchUsers(c.ctx(), c.tenant.ID, q)
 		if !errors.Is(err, errors.ErrUnsupported) {
@@ -218,6 +232,7 @@ func (s *server) usersPage(c *rc) error {
 		}
 		res.Total = len(res.Users)
 	} else {
+		d.ShortSearch = shortSearch(d.Query)
 		q := userSearch(d.Query, d.Status)
 		q.Offset, q.Limit = (d.Page-1)*usersPerPage, usersPerPage
 		res, err = s.searchUsers(c, q)

@@ -63,7 +63,7 @@ func TestUsersSearch(t *testing.T) {
 			var got []string
 			for _, q := range []url.Values{
 				{"q": {"smith"}}, {"q": {"smith"}, "page": {"2"}}, {"q": {"ACME.COM"}}, {"q": {"smith3"}, "status": {"inactive"}},
-				{"q": {"smith1"}, "status": {"active"}}, {"q": {"zoË.STRA"}}, {"q": {"ße"}}, {"q": {"h1"}}, {"q": {"nobody"}},
+				{"q": {"smith1"}, "status": {"active"}}, {"q": {"zoË.STRA"}}, {"q": {"aße"}}, {"q": {"h1"}}, {"q": {"nobody"}},
 				{"q": {"smith"}, "status": {"pending"}},
 			} {
 				rec := e.get(op, base+q.Encode())
@@ -84,6 +84,15 @@ func TestUsersSearch(t *testing.T) {
 			}
 			if strings.Contains(strings.Join(got, " "), "john.smith") {
 				t.Errorf("another tenant's user found")
+			}
+			// One or two letters match the start of usernames, and the
+			// page says so: "h1" is inside names but starts none.
+			if !strings.HasSuffix(got[7], ": 0 ") {
+				t.Errorf("a two-letter search looked inside names: %s", got[7])
+			}
+			short := e.get(op, base+url.Values{"q": {"U0"}}.Encode()).Body.String()
+			if n := listed(short); len(n) != 10 || !strings.Contains(short, "One or two letters match the start of the username") {
+				t.Errorf("search \"U0\" lists %v (want u00–u09) or lacks the hint", n)
 			}
 		})
 	}

@@ -3,12 +3,16 @@ package store
 import "context"
 
 // UserSearch is the portal's user search: the users any part of whose
-// userName, displayName or e-mail values contains Text, compared
-// case-insensitively (NormUserName), optionally only the active or the
-// inactive ones, ordered by userName, then id, and paged.
+// userName, displayName or e-mail values contains Text (with Prefix:
+// whose userName starts with Text), compared case-insensitively
+// (NormUserName), optionally only the active or the inactive ones,
+// ordered by userName, then id, and paged.
 type UserSearch struct {
-	Text   string // "" matches every user
-	Active *bool  // nil: active and inactive users
+	Text string // "" matches every user
+	// Prefix matches Text at the start of the userName only: what a
+	// search of a letter or two can use, which is in most names.
+	Prefix bool
+	Active *bool // nil: active and inactive users
 	Offset int
 	Limit  int
 	// CountTo, when above 0, lets the count stop: a Total above CountTo
@@ -22,7 +26,9 @@ type UserSearch struct {
 // sorted by userName, returns what UserSearcher.SearchUsers returns.
 func (q UserSearch) Filter() Expr {
 	var f Expr
-	if q.Text != "" {
+	if q.Text != "" && q.Prefix {
+		f = Compare{Attr: AttrPath{Name: "userName"}, Op: OpSw, Value: q.Text}
+	} else if q.Text != "" {
 		f = Or{
 			L: Or{
 				L: Compare{Attr: AttrPath{Name: "userName"}, Op: OpCo, Value: q.Text},

@@ -20,6 +20,9 @@ import (
 // index to ask and runs as the filter (UserSearch.Query).
 func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSearch) (*store.UserPage, error) {
 	text := store.NormUserName(q.Text)
+	if q.Prefix && text != "" {
+		return s.searchPrefix(ctx, tenantID, text, q)
+	}
 	match, ok := trigramMatch(text)
 	if !ok {
 		return s.ListUsers(ctx, tenantID, q.Query())
@@ -54,6 +57,58 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 	}
 	return out, nil
 }
+
+// searchPrefix answers a search for the users whose folded userName
+// starts with text from the userName index: the page, then the count
+// (up to q.CountTo+1 when set), each a range of the index.
+func (s *Store) searchPrefix(ctx context.Context, tenantID, text string, q store.UserSearch) (*store.UserPage, error) {
+	active := -1
+	if q.Active != nil {
+		active = boolInt(*q.Active)
+	}
+	hi, bounded := prefixEnd(text)
+	if !bounded { // not UTF-8 text: no range ends it
+		return s.ListUsers(ctx, tenantID, q.Query())
+	}
+	offset, limit := max(q.Offset, 0), max(q.Limit, 0)
+	args := []any{tenantID, text, hi, active}
+	out := &store.UserPage{Users: []*store.User{}}
+	err := s.read(ctx, func(tx *rtx) error {
+		if limit > 0 {
+			users, err := list(ctx, tx, scanUser, prefixPage, append(args, limit, offset)...)
+			if err != nil {
+				return err
+			}
+			out.Users = append(out.Users, users...)
+			if n := len(users); n < limit && (n > 0 || offset == 0) {
+				out.Total = offset + n
+				return nil
+			}
+		}
+		count := prefixCount
+		if q.CountTo > 0 {
+			count = prefixCountTo
+			args = append(args, q.CountTo+1)
+		}
+		return tx.QueryRowContext(ctx, count, args...).Scan(&out.Total)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// prefixHits are the tenant's (?1) users whose folded userName starts
+// with ?2 (so sort below ?3), in the wanted state (?4: 0 or 1, -1 for
+// any): a range of users_user_name.
+const prefixHits = ` FROM users WHERE tenant_id = ?1 AND user_name_norm >= ?2 AND user_name_norm < ?3
+	AND (?4 < 0 OR active = ?4)`
+
+const (
+	prefixPage    = `SELECT ` + userCols + prefixHits + ` ORDER BY user_name_norm, id LIMIT ?5 OFFSET ?6`
+	prefixCount   = `SELECT COUNT(*)` + prefixHits
+	prefixCountTo = `SELECT COUNT(*) FROM (SELECT 1` + prefixHits + ` LIMIT ?5)`
+)
 
 // walkFrom is the number of hits from which ordering them all costs
 // more than walking the tenant's users in order to the page, when the

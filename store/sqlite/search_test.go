@@ -164,10 +164,14 @@ func TestSearchWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	yes := true
-	for _, text := range []string{"smith", "smyth", "pat s", "acme.test"} {
+	for _, search := range []struct {
+		text   string
+		prefix bool
+	}{{"smith", false}, {"smyth", false}, {"pat s", false}, {"acme.test", false}, {"a", true}, {"Z", true}, {"a01", true}, {"q", true}} {
+		text := search.text
 		for _, active := range []*bool{nil, &yes} {
 			for _, offset := range []int{0, 50, 350, 650, 699, 1300, 1999, 2500} {
-				q := store.UserSearch{Text: text, Active: active, Offset: offset, Limit: 50}
+				q := store.UserSearch{Text: text, Prefix: search.prefix, Active: active, Offset: offset, Limit: 50}
 				got, err := s.SearchUsers(ctx, ten.ID, q)
 				if err != nil {
 					t.Fatal(err)
