@@ -35,22 +35,17 @@ func (s *Store) SearchUsers(ctx context.Context, tenantID string, q store.UserSe
 	args := []any{tenantID, text, match, active}
 	out := &store.UserPage{Users: []*store.User{}}
 	err := s.read(ctx, func(tx *rtx) error {
-		if limit > 0 {
-			if ok, err := s.walkSearch(ctx, tx, args, offset, limit, q.CountTo, out); ok || err != nil {
-				return err
-			}
-			users, err := list(ctx, tx, scanUser, searchPage, append(args, limit, offset)...)
-			if err != nil {
-				return err
-			}
-			out.Users = append(out.Users, users...)
-			// A page that is not full tells the total itself.
-			if n := len(users); n < limit && (n > 0 || offset == 0) {
-				out.Total = offset + n
-				return nil
-			}
+		if limit == 0 {
+			return countUpTo(ctx, tx, searchCount, searchCountTo, args, q.CountTo, &out.Total)
 		}
-		return countHits(ctx, tx, args, q.CountTo, &out.Total)
+		// The walk counts the hits first (out.Total), whether it then
+		// answers the page or leaves it to ordering the hits.
+		if ok, err := s.walkSearch(ctx, tx, args, offset, limit, q.CountTo, out); ok || err != nil {
+			return err
+		}
+		users, err := list(ctx, tx, scanUser, searchPage, append(args, limit, offset)...)
+		out.Users = append(out.Users, users...)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -80,17 +75,13 @@ func (s *Store) searchPrefix(ctx context.Context, tenantID, text string, q store
 				return err
 			}
 			out.Users = append(out.Users, users...)
+			// A page that is not full tells the total itself.
 			if n := len(users); n < limit && (n > 0 || offset == 0) {
 				out.Total = offset + n
 				return nil
 			}
 		}
-		count := prefixCount
-		if q.CountTo > 0 {
-			count = prefixCountTo
-			args = append(args, q.CountTo+1)
-		}
-		return tx.QueryRowContext(ctx, count, args...).Scan(&out.Total)
+		return countUpTo(ctx, tx, prefixCount, prefixCountTo, args, q.CountTo, &out.Total)
 	})
 	if err != nil {
 		return nil, err
@@ -123,15 +114,15 @@ const walkFrom = 512
 // few or sparse, or the walk ran out of budget before the page.
 func (s *Store) walkSearch(ctx context.Context, tx *rtx, args []any, offset, limit, countTo int, out *store.UserPage) (ok bool, err error) {
 	var total, users int
-	if err := countHits(ctx, tx, args, countTo, &total); err != nil {
+	if err := countUpTo(ctx, tx, searchCount, searchCountTo, args, countTo, &total); err != nil {
 		return false, err
 	}
+	out.Total = total
 	// capped: total only says more than countTo users match.
 	capped := countTo > 0 && total > countTo
 	if total < walkFrom && !capped {
 		return false, nil
 	}
-	out.Total = total
 	want := min(limit, total-offset)
 	if capped {
 		want = limit
@@ -194,13 +185,14 @@ const searchCount = `SELECT COUNT(*)` + searchHits
 // searchCountTo counts the hits up to ?5.
 const searchCountTo = `SELECT COUNT(*) FROM (SELECT 1` + searchHits + ` LIMIT ?5)`
 
-// countHits counts the search's hits (args: searchHits' four), all of
-// them or, with countTo above 0, up to countTo+1 (store.UserSearch).
-func countHits(ctx context.Context, tx *rtx, args []any, countTo int, total *int) error {
+// countUpTo counts a search's hits with all (args: its four), or, with
+// countTo above 0, up to countTo+1 with upTo, which takes the bound as
+// a fifth argument (store.UserSearch.CountTo).
+func countUpTo(ctx context.Context, tx *rtx, all, upTo string, args []any, countTo int, total *int) error {
 	if countTo > 0 {
-		return tx.QueryRowContext(ctx, searchCountTo, append(args[:4:4], countTo+1)...).Scan(total)
+		return tx.QueryRowContext(ctx, upTo, append(args[:4:4], countTo+1)...).Scan(total)
 	}
-	return tx.QueryRowContext(ctx, searchCount, args...).Scan(total)
+	return tx.QueryRowContext(ctx, all, args...).Scan(total)
 }
 
 // userColsV are userCols of the alias v.

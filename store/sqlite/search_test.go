@@ -29,21 +29,7 @@ func TestSearchPlansUseTrigramIndex(t *testing.T) {
 		case searchWalk:
 			args = append(args, 50, 0, 1000)
 		}
-		rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		all := strings.Join(plan, "; ")
+		all := queryPlan(t, s, q, args...)
 		t.Logf("%s", all)
 		if q == searchWalk {
 			// In userName order, as the index has them: no sort.
@@ -54,6 +40,17 @@ func TestSearchPlansUseTrigramIndex(t *testing.T) {
 		}
 		if !strings.Contains(all, "VIRTUAL TABLE INDEX") || strings.Contains(all, "SCAN v") || strings.Contains(all, "SCAN users") {
 			t.Errorf("plan %q: want the trigram index, and users probed by rowid", all)
+		}
+	} // A search by the start of the userName reads a range of its index,
+	// in order.
+	for _, q := range []string{prefixPage, prefixCountTo} {
+		args := []any{"t1", "sm", "sn", -1, 1001}
+		if q == prefixPage {
+			args = []any{"t1", "sm", "sn", -1, 50, 0}
+		}
+		all := queryPlan(t, s, q, args...)
+		if !strings.Contains(all, "user_name_norm>? AND user_name_norm<?") || strings.Contains(all, "SCAN users") || strings.Contains(all, "TEMP B-TREE") {
+			t.Errorf("prefix plan %q: want a range of the userName index, in order", all)
 		}
 	}
 }

@@ -198,22 +198,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 		table := map[string]string{"u": "users", "g": "groups"}[tt.res.alias]
-		q := `EXPLAIN QUERY PLAN SELECT ` + tt.res.alias + `.id FROM ` + table + ` ` + tt.res.alias + ` WHERE ` + p.where + p.orderBy(tt.res.alias) + ` LIMIT 10`
-		rows, err := s.r.Query(q, p.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		all := strings.Join(plan, "; ")
+		all := queryPlan(t, s, `SELECT `+tt.res.alias+`.id FROM `+table+` `+tt.res.alias+` WHERE `+p.where+p.orderBy(tt.res.alias)+` LIMIT 10`, p.args...)
 		if !strings.Contains(all, tt.want) || strings.Contains(all, "SCAN "+tt.res.alias) {
 			t.Errorf("WHERE %s: plan %q, want it to use %s and not scan", p.where, all, tt.want)
 		}
@@ -425,4 +410,25 @@ func TestEmailIndexFollowsUsers(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("user_emails rows = %v\nwant %v", got, want)
 	}
+}
+
+// queryPlan is SQLite's plan for q on the read pool, its steps joined
+// by "; ".
+func queryPlan(t *testing.T, s *Store, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }
