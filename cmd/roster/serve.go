@@ -60,6 +60,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "roster: %v\n", err)
 		return exitUsage
 	}
+	// Here, not in serve: tests run serve inside their own process.
+	tuneGC(os.LookupEnv)
 	if err := serve(ctx, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "roster: %v\n", oneLine(err))
 		return exitFailure
