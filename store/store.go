@@ -57,6 +57,34 @@ type UserStreamer interface {
 	StreamUsers(ctx context.Context, tenantID string, q Query, fn func(*User) error) (total int, err error)
 }
 
+// UserRendering is one fixed rendering of a user, such as a door's
+// default representation: Append appends u's rendering to dst. Key
+// names the rendering: a backend that keeps renderings serves one only
+// to a caller with the same Key, so Key must change whenever Append's
+// output for some user could (another format, another base URL).
+// Append must depend on nothing but u and Key.
+type UserRendering struct {
+	Key    string
+	Append func(dst []byte, u *User) []byte
+}
+
+// RenderedUserStreamer is an optional fast path of UserStreamer for a
+// caller that turns each user into the same bytes every time (a door
+// listing users in its default representation): a backend may keep the
+// renderings beside the users and hand them out instead of the users,
+// rendering a user again only once it has changed.
+//
+// StreamRenderedUsers calls fn with r.Append(nil, u) for each user u of
+// the page StreamUsers(ctx, tenantID, q, …) would hand out, in its
+// order, and returns its Total; fn may keep the string. An error from fn
+// ends the stream and is returned. A backend that does not serve q this
+// way (it may serve only some queries), or a wrapper over one without
+// it, returns errors.ErrUnsupported without calling fn, and the caller
+// renders what StreamUsers or ListUsers return.
+type RenderedUserStreamer interface {
+	StreamRenderedUsers(ctx context.Context, tenantID string, q Query, r UserRendering, fn func(rendered string) error) (total int, err error)
+}
+
 // Groups are a tenant's groups, without their members.
 type Groups interface {
 	CreateGroup(ctx context.Context, g *Group) error // ErrConflict{"displayName"|"externalId"}

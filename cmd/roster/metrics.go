@@ -324,6 +324,25 @@ func (s *storeMetrics) StreamUsers(ctx context.Context, tenantID string, q store
 	return total, err
 }
 
+// StreamRenderedUsers forwards the backend's renderings of users, when it
+// keeps them (errors.ErrUnsupported tells the caller to render users
+// itself), timed as ListUsers, which it stands for; the time includes
+// the caller's handling of each rendering.
+func (s *storeMetrics) StreamRenderedUsers(ctx context.Context, tenantID string, q store.Query, r store.UserRendering, fn func(string) error) (int, error) {
+	rs, ok := s.Store.(store.RenderedUserStreamer)
+	if !ok {
+		return 0, errors.ErrUnsupported
+	}
+	start := time.Now()
+	total, err := rs.StreamRenderedUsers(ctx, tenantID, q, r, fn)
+	if errors.Is(err, errors.ErrUnsupported) {
+		// Not served: the caller lists the users, and that is timed.
+		return total, err
+	}
+	s.done(s.listUsers, "ListUsers", start, err)
+	return total, err
+}
+
 func (s *storeMetrics) CreateUser(ctx context.Context, u *store.User) error {
 	start := time.Now()
 	err := s.Store.CreateUser(ctx, u)

@@ -41,22 +41,12 @@ func (s *Store) StreamUsers(ctx context.Context, tenantID string, q store.Query,
 		return 0, err
 	}
 	if q.Filter == nil && p.inSQL() && p.sortCol == "u.id" {
-		for try := 0; try < 2; try++ {
-			pg, missing, err := s.readParts(ctx, tenantID, p)
-			if err != nil {
-				return 0, err
-			}
-			if pg != nil {
-				return pg.total, pg.each(fn)
-			}
-			if len(missing) == 0 || try > 0 {
-				break // runs that do not add up, or written meanwhile: read rows
-			}
-			if s.buildParts(ctx, tenantID, missing) != nil {
-				// The parts are a copy: a list the writer cannot serve
-				// now (busy past its timeout, a full disk) reads rows.
-				break
-			}
+		pg, err := s.pageParts(ctx, tenantID, p, "")
+		if err != nil {
+			return 0, err
+		}
+		if pg != nil {
+			return pg.total, pg.each(fn)
 		}
 	}
 	page, err := s.ListUsers(ctx, tenantID, q)
@@ -71,13 +61,51 @@ func (s *Store) StreamUsers(ctx context.Context, tenantID string, q store.Query,
 	return page.Total, nil
 }
 
+// pageParts reads p's page (an unfiltered one in id order) from
+// user_pages, with the renderings named key where the parts have them
+// (none for key ""), building the parts of runs that have none first
+// when there are any. It returns nil when the rows must answer instead.
+func (s *Store) pageParts(ctx context.Context, tenantID string, p *listPlan, key string) (*partsPage, error) {
+	for try := 0; try < 2; try++ {
+		pg, missing, err := s.readParts(ctx, tenantID, p, key)
+		if err != nil {
+			return nil, err
+		}
+		if pg != nil {
+			return pg, nil
+		}
+		if len(missing) == 0 || try > 0 {
+			break // runs that do not add up, or written meanwhile: read rows
+		}
+		if s.buildParts(ctx, tenantID, missing) != nil {
+			// The parts are a copy: a list the writer cannot serve
+			// now (busy past its timeout, a full disk) reads rows.
+			break
+		}
+	}
+	return nil, nil
+}
+
 // partsPage is a page read from user_pages: the records of its users
-// in ascending id order, to be handed out in the page's order.
+// in ascending id order, to be handed out in the page's order. Read for
+// a rendering (rendered.go), recs holds the renderings of the users
+// whose parts had one and the records of the others, the unrendered
+// parts.
 type partsPage struct {
-	tenantID string
-	total    int
-	recs     []string
-	desc     bool
+	tenantID   string
+	total      int
+	recs       []string
+	desc       bool
+	unrendered []unrenderedPart
+}
+
+// unrenderedPart is a part read as records by a reader that asked for
+// renderings: its users skip, skip+1, … are recs[at:at+take].
+type unrenderedPart struct {
+	lo             string
+	num, n         int
+	data           string // the part as read, format byte included
+	skip, at, take int
 }
 
 func (pg *partsPage) each(fn func(*store.User) error) error {
@@ -116,12 +144,12 @@ func nParts(n int) int { return (n + partUsers - 1) / partUsers }
 // totals row and the parts in one snapshot: when the totals' gen is
 // still the runs', the parts are theirs. Otherwise a read transaction
 // reads the totals, then the runs, then the parts.
-func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*partsPage, []string, error) {
+func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan, key string) (*partsPage, []string, error) {
 	// A few rows whatever the tenant's size: no cancellation to watch
 	// (see cdb.detach).
 	quick := context.WithoutCancel(ctx)
 	if r := s.runs.latest(tenantID); r != nil && len(r.los) > 0 && r.los[0] == "" {
-		pg, missing, ok, err := readPartsAt(quick, s.rd, tenantID, r, p)
+		pg, missing, ok, err := readPartsAt(quick, s.rd, tenantID, r, p, key)
 		if err != nil || ok {
 			return pg, missing, err
 		}
@@ -147,7 +175,7 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*p
 			return nil
 		}
 		var ok bool
-		pg, missing, ok, err = readPartsAt(quick, tx, tenantID, r, p)
+		pg, missing, ok, err = readPartsAt(quick, tx, tenantID, r, p, key)
 		if err == nil && !ok {
 			err = errors.New("sqlite: user_runs changed within a read transaction")
 		}
@@ -161,22 +189,25 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan) (*p
 
 // partsQuery reads the tenant's totals row and the parts in a range of
 // (lo, part), in order; a totals row without parts in the range comes
-// once, with part -1.
+// once, with part -1. Of a part whose rendering is named ?1 it reads the
+// rendering (and says so), of any other part its records: one statement
+// either way, and the records of a rendered part stay unread.
 //
 // The data comes as TEXT, the same bytes (the database's encoding is
 // UTF-8, so CAST converts nothing, NULs included): the driver then
 // makes the Go string database/sql hands over, where a BLOB is copied
 // once by the driver and once more into the string.
-const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0), COALESCE(CAST(p.data AS TEXT), '')
+const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0),
+		COALESCE(p.render_key = ?1, 0), COALESCE(CAST(CASE WHEN p.render_key = ?1 THEN p.rendered ELSE p.data END AS TEXT), '')
 	FROM user_runs t LEFT JOIN user_pages p
-		ON p.tenant_id = t.tenant_id AND (p.lo, p.part) >= (?, ?) AND (p.lo, p.part) <= (?, ?)
-	WHERE t.tenant_id = ? AND t.totals = 1 AND t.lo = ''
+		ON p.tenant_id = t.tenant_id AND (p.lo, p.part) >= (?2, ?3) AND (p.lo, p.part) <= (?4, ?5)
+	WHERE t.tenant_id = ?6 AND t.totals = 1 AND t.lo = ''
 	ORDER BY p.lo, p.part`
 
 // readPartsAt reads p's page with partsQuery, taking the tenant's runs
-// to be r; ok is false when the totals row says they are not (or there
-// is none).
-func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *listPlan) (pg *partsPage, missing []string, ok bool, err error) {
+// to be r, with the renderings named key; ok is false when the totals
+// row says the runs are not r (or there is none).
+func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *listPlan, key string) (pg *partsPage, missing []string, ok bool, err error) {
 	total := r.cum[len(r.los)]
 	// Ascending positions [from, to) make the page.
 	from, to := p.q.Offset, min(p.q.Offset+p.q.Limit, total)
@@ -191,7 +222,7 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 		i0, i1 = r.find(from), r.find(to-1)
 		p0, p1 = (from-r.cum[i0])/partUsers, (to-1-r.cum[i1])/partUsers
 	}
-	rows, err := q.QueryContext(ctx, partsQuery, r.los[i0], p0, r.los[i1], p1, tenantID)
+	rows, err := q.QueryContext(ctx, partsQuery, key, r.los[i0], p0, r.los[i1], p1, tenantID)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -200,10 +231,11 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 	var gen int64
 	var n, num, size int
 	var lo, data string
+	var rendered bool
 	have := false
 	next := func() error {
 		if have = rows.Next(); have {
-			if err := rows.Scan(&gen, &n, &lo, &num, &size, &data); err != nil {
+			if err := rows.Scan(&gen, &n, &lo, &num, &size, &rendered, &data); err != nil {
 				return err
 			}
 			have = num >= 0
@@ -221,20 +253,30 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 	}
 	// Walk the parts the page needs, in order, against the rows.
 	recs := make([]string, 0, to-from)
+	var unrendered []unrenderedPart
 	skip := (from - r.cum[i0]) % partUsers
 	i, part := i0, p0
 	for {
 		runSize := r.cum[i+1] - r.cum[i]
 		found := have && lo == r.los[i] && num == part && size == min(partUsers, runSize-part*partUsers)
 		if found {
-			recs, found = appendRecords(recs, data, size, skip, to-from-len(recs))
+			at := len(recs)
+			if rendered {
+				recs, found = appendRecords(recs, data, renderFormat, size, skip, to-from-at)
+			} else {
+				recs, found = appendRecords(recs, data, partFormat, size, skip, to-from-at)
+				if found && key != "" {
+					unrendered = append(unrendered, unrenderedPart{lo: lo, num: num, n: size, data: data, skip: skip, at: at, take: len(recs) - at})
+				}
+			}
 			if err := next(); err != nil {
 				return nil, nil, false, err
 			}
 		}
 		if !found {
 			// Parts of a run are written and deleted together: this
-			// run has none (or a stale format).
+			// run has none (or a stale format, or a malformed
+			// rendering, which its rebuild leaves: rows answer).
 			if len(missing) == 0 || missing[len(missing)-1] != r.los[i] {
 				missing = append(missing, r.los[i])
 			}
@@ -259,14 +301,15 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 	if len(missing) > 0 || len(recs) != to-from {
 		return nil, missing, true, nil
 	}
-	return &partsPage{tenantID: tenantID, total: total, recs: recs, desc: p.q.Descending}, nil, true, nil
+	return &partsPage{tenantID: tenantID, total: total, recs: recs, desc: p.q.Descending, unrendered: unrendered}, nil, true, nil
 }
 
 // appendRecords appends up to limit of the n records of part data, after
 // the first skip, reporting false when the part is not n well-framed
-// records in partFormat.
-func appendRecords(recs []string, data string, n, skip, limit int) ([]string, bool) {
-	if len(data) == 0 || data[0] != partFormat {
+// records in format (partFormat; renderFormat for a rendering, framed
+// the same way).
+func appendRecords(recs []string, data string, format byte, n, skip, limit int) ([]string, bool) {
+	if len(data) == 0 || data[0] != format {
 		return recs, false
 	}
 	i := 1
