@@ -15,7 +15,8 @@ import (
 // (migration 0010). Each part keeps at most one rendering, made by the
 // first reader that asks for it after the part was built: the reader
 // renders the records it read, serves them, and writes the rendering
-// back onto the part if the part still holds those records. Whatever
+// back onto the part if the part still holds those records (and no
+// other rendering made within renderTakeover). Whatever
 // writes a user deletes its run's parts, renderings included, in the
 // same statement, so no process ever serves a rendering of a user older
 // than the part.
@@ -121,17 +122,23 @@ func (pg *partsPage) render(r store.UserRendering) ([]madeRendering, error) {
 	return made, nil
 }
 
+// renderTakeover is how old another rendering of a part must be for a
+// reader to write its own over it (see migration 0010).
+const renderTakeover = 60 // seconds
+
 // keepRenderings writes renderings back onto their parts, best effort:
 // a rendering is a copy, and a reader that cannot write it now (the
 // writer busy past its timeout, a full disk) has served its page; the
 // next reader renders again. A part whose records changed meanwhile, or
-// that another reader gave the same rendering, is left alone.
+// that has this rendering already, or another one made less than
+// renderTakeover ago, is left alone.
 func (s *Store) keepRenderings(ctx context.Context, tenantID, key string, made []madeRendering) {
 	_ = s.tx(ctx, func(tx *wtx) error {
 		for _, m := range made {
-			if _, err := tx.ExecContext(ctx, `UPDATE user_pages SET render_key = ?, rendered = ?
-				WHERE tenant_id = ? AND lo = ? AND part = ? AND data = ? AND render_key IS NOT ?`,
-				key, m.rendered, tenantID, m.lo, m.num, m.data, key); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE user_pages SET render_key = ?1, rendered = ?2, rendered_at = unixepoch()
+				WHERE tenant_id = ?3 AND lo = ?4 AND part = ?5 AND data = ?6
+				AND (render_key IS NULL OR (render_key <> ?1 AND rendered_at <= unixepoch() - ?7))`,
+				key, m.rendered, tenantID, m.lo, m.num, m.data, renderTakeover); err != nil {
 				return err
 			}
 		}

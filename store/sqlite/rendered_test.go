@@ -164,18 +164,30 @@ func TestRenderedUsers(t *testing.T) {
 		check(fmt.Sprintf("round %d: deleted", round), r)
 	}
 
-	// Another key: the renderings of k1 are not served, and k2's replace
-	// them; back to k1, the same.
+	// Another key: the renderings of k1 are not served, and, made less
+	// than a minute ago, not replaced either; older ones are.
 	var calls2 int
 	r2 := testRendering("k2", "2:", &calls2)
+	before := countRendered(t, s, tenant, "k1")
 	check("key k2", r2)
-	if n := countRendered(t, s, tenant, "k1"); n != 0 {
-		t.Errorf("after reading every page with k2: %d parts still rendered with k1", n)
+	if n := countRendered(t, s, tenant, "k1"); n != before {
+		t.Errorf("after reading every page with k2: %d parts rendered with k1, want %d (too young to replace)", n, before)
+	}
+	if _, err := w.w.Exec(`UPDATE user_pages SET rendered_at = rendered_at - ?`, renderTakeover); err != nil {
+		t.Fatal(err)
+	}
+	check("key k2, k1 older", r2)
+	if n, m := countRendered(t, s, tenant, "k1"), countRendered(t, s, tenant, "k2"); n != 0 || m != before {
+		t.Errorf("after reading every page with k2: %d parts rendered with k1, %d with k2; want 0 and %d", n, m, before)
 	}
 	check("key k1 again", r)
 
 	// An update in place drops its run's renderings and no other.
-	before := countRendered(t, s, tenant, "k1")
+	if _, err := w.w.Exec(`UPDATE user_pages SET rendered_at = rendered_at - ?`, renderTakeover); err != nil {
+		t.Fatal(err)
+	}
+	check("key k1 again, k2 older", r)
+	before = countRendered(t, s, tenant, "k1")
 	u, err := w.GetUser(ctx, tenant, ids[len(ids)/2])
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ import (
 // just written, whatever the backend keeps to answer lists fast. Each
 // handle lists before the other writes, so any copy a backend keeps of a
 // page exists and must not be served stale. Pages are read both ways
-// and from the middle, through ListUsers and, where the handle has it,
-// StreamUsers.
+// and from the middle, through ListUsers and, where the handle has them,
+// StreamUsers and StreamRenderedUsers.
 func testListAcrossHandles(t *testing.T, e *env) {
 	h1, h2 := e.s, e.open(t)
 	ten := e.tenant("t")
@@ -45,6 +45,23 @@ func testListAcrossHandles(t *testing.T, e *env) {
 			got, err := reader.ListUsers(e.ctx, ten.ID, q)
 			e.must(err, "%s: ListUsers(%+v) on the other handle", step, q)
 			samePage(t, got, exp, fmt.Sprintf("%s: ListUsers(%+v) on the other handle", step, q))
+			if rs, ok := reader.(store.RenderedUserStreamer); ok {
+				var got []string
+				total, err := rs.StreamRenderedUsers(e.ctx, ten.ID, q, idRendering, func(b string) error {
+					got = append(got, b)
+					return nil
+				})
+				if !errors.Is(err, errors.ErrUnsupported) {
+					e.must(err, "%s: StreamRenderedUsers(%+v) on the other handle", step, q)
+					var want []string
+					for _, u := range exp.Users {
+						want = append(want, string(idRendering.Append(nil, u)))
+					}
+					if total != exp.Total || !slices.Equal(got, want) {
+						t.Fatalf("%s: StreamRenderedUsers(%+v) on the other handle = total %d, %q; want total %d, %q", step, q, total, got, exp.Total, want)
+					}
+				}
+			}
 			st, ok := reader.(store.UserStreamer)
 			if !ok {
 				continue
@@ -112,6 +129,11 @@ func testListAcrossHandles(t *testing.T, e *env) {
 	}
 	check("after membership changes", h1, h2, idsOf())
 }
+
+// idRendering renders what tells one state of a user from another.
+var idRendering = store.UserRendering{Key: "storetest", Append: func(dst []byte, u *store.User) []byte {
+	return fmt.Appendf(dst, "%s v%d %s %s %t %d", u.ID, u.Version, u.UserName, u.Title, u.Active, len(u.Emails))
+}}
 
 // samePage compares two pages user by user, printing the first that
 // differs.
