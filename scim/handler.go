@@ -91,6 +91,11 @@ type handler struct {
 	paths   *lru[*target]
 	hashes  chan struct{} // bounds concurrent argon2id hashing (memory)
 
+	// userRendering is the default representation of a user, for a
+	// store that keeps renderings (userrender.go); Append is nil when
+	// the store cannot make it.
+	userRendering store.UserRendering
+
 	spConfig      []byte
 	resourceTypes []byte
 	schemas       []byte
@@ -122,6 +127,7 @@ func New(deps Deps) http.Handler {
 		h.basePath = strings.TrimRight(u.Path, "/")
 	}
 	h.buildDiscovery()
+	h.userRendering = h.defaultUserRendering()
 	return h
 }
 

@@ -87,6 +87,12 @@ func (w *jsonWriter) raw(b []byte) {
 	w.comma = true
 }
 
+func (w *jsonWriter) rawString(s string) {
+	w.sep()
+	w.b = append(w.b, s...)
+	w.comma = true
+}
+
 // strField writes k and s, or nothing when s is empty: SCIM treats an
 // empty string like an unassigned attribute.
 func (w *jsonWriter) strField(k, s string) {

@@ -213,6 +213,18 @@ func (h *handler) listType(ctx context.Context, jw *jsonWriter, tenant string, r
 		if name, ok := userNameEq(q.Filter); ok {
 			return h.listByUserName(ctx, jw, tenant, name, q, p)
 		}
+		if rs, ok := h.store.(store.RenderedUserStreamer); ok && p == nil && h.userRendering.Append != nil {
+			// The default representation, as the store kept it.
+			n := 0
+			total, err := rs.StreamRenderedUsers(ctx, tenant, q, h.userRendering, func(rendered string) error {
+				jw.rawString(rendered)
+				n++
+				return nil
+			})
+			if n > 0 || !errors.Is(err, errors.ErrUnsupported) {
+				return n, total, err
+			}
+		}
 		if st, ok := h.store.(store.UserStreamer); ok {
 			// Rendered as the store reads them: no page of users built.
 			n := 0
