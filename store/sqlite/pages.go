@@ -106,6 +106,7 @@ type unrenderedPart struct {
 	num, n         int
 	data           string // the part as read, format byte included
 	skip, at, take int
+	keep           bool // the reader's rendering may be written onto it
 }
 
 func (pg *partsPage) each(fn func(*store.User) error) error {
@@ -190,19 +191,28 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan, key
 // partsQuery reads the tenant's totals row and the parts in a range of
 // (lo, part), in order; a totals row without parts in the range comes
 // once, with part -1. Of a part whose rendering is named ?1 it reads the
-// rendering (and says so), of any other part its records: one statement
-// either way, and the records of a rendered part stay unread.
+// rendering, of any other part its records, and says which (render*
+// below): one statement either way, and the records of a rendered part
+// stay unread.
 //
 // The data comes as TEXT, the same bytes (the database's encoding is
 // UTF-8, so CAST converts nothing, NULs included): the driver then
 // makes the Go string database/sql hands over, where a BLOB is copied
 // once by the driver and once more into the string.
 const partsQuery = `SELECT t.gen, t.n, COALESCE(p.lo, ''), COALESCE(p.part, -1), COALESCE(p.n, 0),
-		COALESCE(p.render_key = ?1, 0), COALESCE(CAST(CASE WHEN p.render_key = ?1 THEN p.rendered ELSE p.data END AS TEXT), '')
+		CASE WHEN p.render_key = ?1 THEN 1 WHEN p.render_key IS NULL OR p.rendered_at <= unixepoch() - ?7 THEN 0 ELSE 2 END,
+		COALESCE(CAST(CASE WHEN p.render_key = ?1 THEN p.rendered ELSE p.data END AS TEXT), '')
 	FROM user_runs t LEFT JOIN user_pages p
 		ON p.tenant_id = t.tenant_id AND (p.lo, p.part) >= (?2, ?3) AND (p.lo, p.part) <= (?4, ?5)
 	WHERE t.tenant_id = ?6 AND t.totals = 1 AND t.lo = ''
 	ORDER BY p.lo, p.part`
+
+// What partsQuery says of a part's rendering.
+const (
+	renderNone  = 0 // none, or another that a reader may replace (keepRenderings)
+	renderKept  = 1 // the one asked for: the row holds it, not the records
+	renderOther = 2 // another, too young to replace
+)
 
 // readPartsAt reads p's page with partsQuery, taking the tenant's runs
 // to be r, with the renderings named key; ok is false when the totals
@@ -222,7 +232,7 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 		i0, i1 = r.find(from), r.find(to-1)
 		p0, p1 = (from-r.cum[i0])/partUsers, (to-1-r.cum[i1])/partUsers
 	}
-	rows, err := q.QueryContext(ctx, partsQuery, key, r.los[i0], p0, r.los[i1], p1, tenantID)
+	rows, err := q.QueryContext(ctx, partsQuery, key, r.los[i0], p0, r.los[i1], p1, tenantID, renderTakeover)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -231,11 +241,11 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 	var gen int64
 	var n, num, size int
 	var lo, data string
-	var rendered bool
+	var render int
 	have := false
 	next := func() error {
 		if have = rows.Next(); have {
-			if err := rows.Scan(&gen, &n, &lo, &num, &size, &rendered, &data); err != nil {
+			if err := rows.Scan(&gen, &n, &lo, &num, &size, &render, &data); err != nil {
 				return err
 			}
 			have = num >= 0
@@ -261,12 +271,13 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 		found := have && lo == r.los[i] && num == part && size == min(partUsers, runSize-part*partUsers)
 		if found {
 			at := len(recs)
-			if rendered {
+			if render == renderKept {
 				recs, found = appendRecords(recs, data, renderFormat, size, skip, to-from-at)
 			} else {
 				recs, found = appendRecords(recs, data, partFormat, size, skip, to-from-at)
 				if found && key != "" {
-					unrendered = append(unrendered, unrenderedPart{lo: lo, num: num, n: size, data: data, skip: skip, at: at, take: len(recs) - at})
+					unrendered = append(unrendered, unrenderedPart{lo: lo, num: num, n: size, data: data, skip: skip, at: at, take: len(recs) - at,
+						keep: render == renderNone})
 				}
 			}
 			if err := next(); err != nil {

@@ -90,7 +90,7 @@ func (pg *partsPage) render(r store.UserRendering) ([]madeRendering, error) {
 	if len(pg.unrendered) == 0 {
 		return nil, nil
 	}
-	made := make([]madeRendering, 0, len(pg.unrendered))
+	var made []madeRendering
 	d := recDecoder{tenantID: pg.tenantID}
 	u := new(store.User)
 	var recs []string
@@ -116,7 +116,9 @@ func (pg *partsPage) render(r store.UserRendering) ([]madeRendering, error) {
 		if !ok || len(rendered) != up.at+up.take {
 			return nil, errors.New("sqlite: user_pages: rendering misframed")
 		}
-		made = append(made, madeRendering{lo: up.lo, num: up.num, data: []byte(up.data), rendered: part})
+		if up.keep {
+			made = append(made, madeRendering{lo: up.lo, num: up.num, data: []byte(up.data), rendered: part})
+		}
 	}
 	pg.unrendered = nil
 	return made, nil

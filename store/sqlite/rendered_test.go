@@ -266,6 +266,25 @@ func TestRenderedUsersGuard(t *testing.T) {
 	if !found {
 		t.Errorf("u001 not in the page: %q", got)
 	}
+
+	// A reader of another rendering writes nothing over one made less
+	// than renderTakeover ago, and replaces older ones.
+	for _, age := range []int{0, renderTakeover} {
+		if _, err := s.w.Exec(`UPDATE user_pages SET rendered_at = unixepoch() - ?`, age); err != nil {
+			t.Fatal(err)
+		}
+		pg, err := s.pageParts(ctx, "t", p, renderKey("other"))
+		if err != nil || pg == nil {
+			t.Fatalf("pageParts = %v, %v", pg, err)
+		}
+		made, err := pg.render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int]int{0: 0, renderTakeover: 2}[age]; len(made) != want {
+			t.Errorf("another key's renderings %d s old: %d of 2 parts to write over, want %d", age, len(made), want)
+		}
+	}
 }
 
 // TestRenderedUsersUnsupported: queries the parts do not answer are left
