@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -30,6 +32,22 @@ import (
 // On anything unexpected (a connection that will not open, a statement
 // that fails) the caller falls back to the read pool, which reports the
 // error as the driver words it.
+//
+// A lookup connection keeps its read transaction open from one lookup to
+// the next while the WAL index header says no commit came since it began
+// (see walWatch), for at most maxHold: the lock and unlock system calls
+// and the header check of each transaction were a third of a lookup. It
+// holds only snapshots that read the database file alone (walWatch's
+// backfilled), which never keep a writer from starting the WAL over.
+// Such a snapshot does keep a checkpoint from copying later commits into
+// the file, so the checkpoint loop calls release before each checkpoint,
+// ending the idle connections' transactions and having the busy ones end
+// theirs at their next lookup; any commit ends them all at their next
+// lookup too (a new header).
+
+// maxHold bounds how long a lookup connection serves from one read
+// transaction, however quiet the writers.
+const maxHold = 5 * time.Millisecond
 
 // Statements the lookup connections keep prepared. The columns are the
 // ones scanUser reads, less the keys the caller already has.
@@ -49,10 +67,17 @@ type lookups struct {
 	idle chan *lookupConn
 	done chan struct{} // closed by close
 
-	mu     sync.Mutex
-	open   int  // connections opened and not closed
-	closed bool // Close ran: connections coming back are closed
-	broken bool // a connection failed to open: stop trying
+	// watch reads the WAL index header; nil: no held transactions.
+	watch atomic.Pointer[walWatch]
+	// epoch moves on at each release; a connection holding a transaction
+	// of an older epoch ends it before its next lookup.
+	epoch atomic.Uint64
+
+	mu      sync.Mutex
+	open    int       // connections opened and not closed
+	closed  bool      // Close ran: connections coming back are closed
+	broken  bool      // a connection failed to open: stop trying
+	dropped *walWatch // the store closed its connections: close this after the last of ours
 }
 
 func newLookups(path string, max int) *lookups {
@@ -100,12 +125,54 @@ func (p *lookups) put(c *lookupConn, failed bool) {
 	p.mu.Lock()
 	if p.closed || failed {
 		p.open--
+		w := p.lastOut()
 		p.mu.Unlock()
 		c.close()
+		if w != nil {
+			w.close()
+		}
 		return
 	}
 	p.mu.Unlock()
 	p.idle <- c // never blocks: at most max connections exist
+}
+
+// release ends the read transactions of the idle connections and has the
+// busy ones end theirs before their next lookup (see maxHold).
+func (p *lookups) release() {
+	p.epoch.Add(1)
+	for n := len(p.idle); n > 0; n-- {
+		select {
+		case c := <-p.idle:
+			p.put(c, c.end() != nil)
+		default:
+			return
+		}
+	}
+}
+
+// dropWatch closes w, the store's watch, once no lookup connection is
+// open: the store calls it when its own connections are closed.
+func (p *lookups) dropWatch(w *walWatch) {
+	p.mu.Lock()
+	p.dropped = w
+	w = p.lastOut()
+	p.mu.Unlock()
+	if w != nil {
+		w.close()
+	}
+}
+
+// lastOut returns the watch to close when the store and every lookup
+// connection are closed (once), else nil. p.mu is held.
+func (p *lookups) lastOut() *walWatch {
+	w := p.dropped
+	if w == nil || !p.closed || p.open > 0 {
+		return nil
+	}
+	p.dropped = nil
+	p.watch.Store(nil)
+	return w
 }
 
 // close closes the idle connections; those in use close when they come
@@ -133,11 +200,19 @@ func (p *lookups) close() {
 // lookupConn is one SQLite connection and its prepared statements. Only
 // the goroutine that took it from the pool uses it.
 type lookupConn struct {
-	tls          *libc.TLS
-	db           uintptr
-	byID, byName uintptr
-	arg          uintptr // C buffer the arguments are bound from
-	argCap       int
+	tls           *libc.TLS
+	db            uintptr
+	byID, byName  uintptr
+	begin, commit uintptr
+	arg           uintptr // C buffer the arguments are bound from
+	argCap        int
+
+	// A read transaction held open (see maxHold): its snapshot's header,
+	// when it began and in which epoch of the pool.
+	held  bool
+	snap  walHeader
+	since time.Time
+	epoch uint64
 }
 
 func openLookupConn(path string) (_ *lookupConn, err error) {
@@ -176,6 +251,12 @@ func openLookupConn(path string) (_ *lookupConn, err error) {
 	if c.byName, err = c.prepare(lookupByUserName); err != nil {
 		return nil, err
 	}
+	if c.begin, err = c.prepare("BEGIN"); err != nil {
+		return nil, err
+	}
+	if c.commit, err = c.prepare("COMMIT"); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -183,7 +264,7 @@ func (c *lookupConn) close() {
 	if c.tls == nil {
 		return
 	}
-	for _, st := range []uintptr{c.byID, c.byName} {
+	for _, st := range []uintptr{c.byID, c.byName, c.begin, c.commit} {
 		if st != 0 {
 			sqlite3.Xsqlite3_finalize(c.tls, st)
 		}
@@ -309,6 +390,73 @@ func (c *lookupConn) user(st uintptr, byID bool, a, b string) (*store.User, erro
 	return u, nil
 }
 
+// run steps a statement that returns no rows (BEGIN, COMMIT).
+func (c *lookupConn) run(st uintptr) error {
+	rc := sqlite3.Xsqlite3_step(c.tls, st)
+	sqlite3.Xsqlite3_reset(c.tls, st)
+	if rc != sqlite3.SQLITE_DONE {
+		return c.err(rc)
+	}
+	return nil
+}
+
+// end ends the transaction c holds, if any.
+func (c *lookupConn) end() error {
+	if !c.held {
+		return nil
+	}
+	c.held = false
+	return c.run(c.commit)
+}
+
+// ready readies c for a lookup from the newest snapshot: it keeps the
+// transaction c holds when no commit came since it began (and it is of
+// this epoch and younger than maxHold), else ends it, and begins one to
+// hold when it can read the header. began reports a transaction begun
+// now: after its first read, settle checks which snapshot that read took.
+func (c *lookupConn) ready(p *lookups) (began bool, h walHeader, err error) {
+	w := p.watch.Load()
+	if w == nil {
+		return false, h, c.end()
+	}
+	h, ok := w.header()
+	epoch := p.epoch.Load()
+	if c.held {
+		if ok && h == c.snap && c.epoch == epoch && time.Since(c.since) < maxHold {
+			return false, h, nil
+		}
+		if err := c.end(); err != nil {
+			return false, h, err
+		}
+	}
+	if !ok || !w.backfilled(h) {
+		// A header being written, or a WAL with commits to copy: this
+		// read is a transaction of its own.
+		return false, h, nil
+	}
+	if err := c.run(c.begin); err != nil {
+		return false, h, err
+	}
+	c.held, c.since, c.epoch = true, time.Now(), epoch
+	return true, h, nil
+}
+
+// settle follows the first read of a transaction ready began with header
+// h. SQLite took the snapshot within that read; if the header is still h
+// no commit came between, so the snapshot is h's and c may hold it (if
+// the WAL is still wholly copied: else the snapshot may read from it). If
+// not, the read was still of the newest state when it ran, but which one
+// is unknown: c ends the transaction.
+func (c *lookupConn) settle(p *lookups, h walHeader) error {
+	if w := p.watch.Load(); w != nil {
+		if now, ok := w.header(); ok && now == h && w.backfilled(h) {
+			c.snap = h
+			return nil
+		}
+	}
+	return c.end()
+}
+
 // lookupUser reads one user through the lookup pool: by id when byID,
 // else by folded userName. An error wrapping errLookup means the pool
 // could not answer and the caller should ask the read pool.
@@ -321,7 +469,16 @@ func (s *Store) lookupUser(tenantID, key string, byID bool) (*store.User, error)
 	if byID {
 		st = c.byID
 	}
-	u, err := c.user(st, byID, tenantID, key)
+	began, h, err := c.ready(s.look)
+	var u *store.User
+	if err == nil {
+		u, err = c.user(st, byID, tenantID, key)
+	}
+	if began && !errors.Is(err, errLookup) {
+		if serr := c.settle(s.look, h); serr != nil {
+			u, err = nil, serr
+		}
+	}
 	s.look.put(c, errors.Is(err, errLookup))
 	return u, err
 }

@@ -58,7 +58,8 @@ type Store struct {
 	batch batcher  // single-statement writes committed together (batch.go)
 	scans scanObs  // see ObserveFilterScans (scan.go)
 
-	ck       *sql.DB // one connection for background checkpoints
+	ck       *sql.DB   // one connection for background checkpoints
+	shm      *walWatch // the -shm file, open until Close (walwatch.go)
 	stopCk   chan struct{}
 	ckDone   chan struct{}
 	closeOne sync.Once
@@ -159,6 +160,14 @@ func Open(path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	// The writer's connection, open for the store's life, keeps the -shm
+	// file in place; without a map of it each lookup is its own
+	// transaction, as any read.
+	shm, err := openWalWatch(path)
+	s.shm = shm
+	if err == nil {
+		s.look.watch.Store(shm)
+	}
 	go s.checkpointLoop()
 	return s, nil
 }
@@ -179,6 +188,9 @@ func (s *Store) checkpointLoop() {
 			// An error (a busy file, a full disk) shows in the commits
 			// that follow; nothing to do about it here.
 			_ = s.indexSearch(context.Background())
+			// Held lookup snapshots (lookup.go) let go first, so the
+			// checkpoint can copy the whole WAL.
+			s.look.release()
 			_, _ = s.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 		}
 	}
@@ -204,6 +216,9 @@ func (s *Store) Close() error {
 		s.rd.c.close()
 		s.look.close()
 		s.closeErr = errors.Join(s.ck.Close(), s.r.Close(), s.w.Close())
+		if s.shm != nil {
+			s.look.dropWatch(s.shm)
+		}
 	})
 	return s.closeErr
 }
