@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/roster-scim/roster/licensing"
 	"github.com/roster-scim/roster/store"
 	"github.com/roster-scim/roster/store/sqlite"
 )
@@ -144,4 +145,62 @@ func TestListRendered(t *testing.T) {
 	e.must(204, "DELETE", "/Users/"+id(5), "")
 	e.createUser("late@example.com")
 	compare("changed")
+}
+
+// countedLicenses and countedGroups count the loads of attributes kept
+// outside the user record.
+type countedLicenses struct {
+	Licensing
+	calls *int
+}
+
+func (c countedLicenses) UserLicenses(context.Context, string, string) ([]licensing.UserLicense, error) {
+	*c.calls++
+	return nil, nil
+}
+
+func (c countedLicenses) UserDevices(context.Context, string, string) ([]*store.Device, error) {
+	*c.calls++
+	return nil, nil
+}
+
+type countedGroups struct {
+	Store
+	calls *int
+}
+
+func (c countedGroups) GroupsOf(context.Context, string, string) ([]store.GroupRef, error) {
+	*c.calls++
+	return nil, nil
+}
+
+// TestExtrasByDefault: the rendered list is used only when the default
+// representation loads nothing besides the record, which
+// extrasByDefault must tell as userExtras does.
+func TestExtrasByDefault(t *testing.T) {
+	e := newEnv(t)
+	var calls int
+	deps := e.deps
+	deps.Store, deps.Licensing = countedGroups{e.store, &calls}, countedLicenses{nil, &calls}
+	h := New(deps).(*handler)
+	for _, tt := range []struct {
+		attributes, excluded string
+		loads                bool
+	}{
+		{"", "", h.extrasByDefault()},
+		{"groups", "", true},
+		{"urn:ietf:params:scim:schemas:extension:roster:2.0:User:licenses", "", true},
+		{"", "urn:ietf:params:scim:schemas:extension:roster:2.0:User", false},
+	} {
+		calls = 0
+		if _, err := h.userExtras(context.Background(), tenantA, "u", parseProjection(userType, tt.attributes, tt.excluded)); err != nil {
+			t.Fatal(err)
+		}
+		if (calls > 0) != tt.loads {
+			t.Errorf("attributes %q, excludedAttributes %q: userExtras made %d loads; want loads %v", tt.attributes, tt.excluded, calls, tt.loads)
+		}
+	}
+	if h.extrasByDefault() || h.userRendering.Append == nil {
+		t.Errorf("the default representation loads attributes besides the record (extrasByDefault %v); the rendered list is off", h.extrasByDefault())
+	}
 }
