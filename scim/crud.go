@@ -48,6 +48,17 @@ func (h *handler) userExtras(ctx context.Context, tenant, userID string, p *proj
 	return x, err
 }
 
+// updateUser writes u, read as cur: through the store's write of what
+// changed when it has one (store.UserChangeWriter), else UpdateUser.
+func (h *handler) updateUser(ctx context.Context, cur, u *store.User) error {
+	if cw, ok := h.store.(store.UserChangeWriter); ok {
+		if err := cw.UpdateUserFrom(ctx, cur, u); !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	return h.store.UpdateUser(ctx, u)
+}
+
 // respondUser renders u with the request's projection.
 func (h *handler) respondUser(w http.ResponseWriter, r *http.Request, tenant string, status int, u *store.User, location string) {
 	p := projectionFor(r, userType)
@@ -272,7 +283,7 @@ func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store
 			}
 			u.PasswordHash = pwHash
 		}
-		if err := h.store.UpdateUser(ctx, &u); err != nil {
+		if err := h.updateUser(ctx, cur, &u); err != nil {
 			if retryable(err, conditional, attempt) {
 				continue
 			}
@@ -493,7 +504,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 		if reflect.DeepEqual(&u, cur) {
 			return cur, nil // nothing changed: no write, no new version
 		}
-		if err := h.store.UpdateUser(ctx, &u); err != nil {
+		if err := h.updateUser(ctx, cur, &u); err != nil {
 			if retryable(err, conditional, attempt) {
 				continue
 			}

@@ -343,6 +343,19 @@ func (s *storeMetrics) StreamRenderedUsers(ctx context.Context, tenantID string,
 	return total, err
 }
 
+// UpdateUserFrom forwards the backend's write of what changed, timed as
+// UpdateUser.
+func (s *storeMetrics) UpdateUserFrom(ctx context.Context, before, u *store.User) error {
+	cw, ok := s.Store.(store.UserChangeWriter)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	start := time.Now()
+	err := cw.UpdateUserFrom(ctx, before, u)
+	s.done(s.updateUser, "UpdateUser", start, err)
+	return err
+}
+
 func (s *storeMetrics) CreateUser(ctx context.Context, u *store.User) error {
 	start := time.Now()
 	err := s.Store.CreateUser(ctx, u)

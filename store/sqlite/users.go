@@ -23,6 +23,25 @@ const updateUser = `UPDATE users SET user_name = ?, user_name_norm = ?, external
 		active = ?, version = version + 1, updated = ?, doc = ?, emails_norm = ?
 	WHERE tenant_id = ? AND id = ? AND version = ?`
 
+// The columns beside doc that a user write may leave alone, in
+// updateUser's order; updateUserSet is the statement setting those of
+// mask (bit i: userColumns[i]), built once per mask.
+var userColumns = [...]string{"user_name", "user_name_norm", "external_id", "display_name_norm", "active", "emails_norm"}
+
+var updateUserStmts [1 << len(userColumns)]string
+
+func init() {
+	for mask := range updateUserStmts {
+		q := "UPDATE users SET "
+		for i, col := range userColumns {
+			if mask&(1<<i) != 0 {
+				q += col + " = ?, "
+			}
+		}
+		updateUserStmts[mask] = q + "version = version + 1, updated = ?, doc = ? WHERE tenant_id = ? AND id = ? AND version = ?"
+	}
+}
+
 var userConflicts = map[string]string{
 	"users.user_name_norm": "userName",
 	"users.external_id":    "externalId",
@@ -173,6 +192,49 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 		return constraint(err, userConflicts, nil)
 	}
 	u.Version, u.UpdatedAt, u.CreatedAt = u.Version+1, t, msTime(created)
+	return nil
+}
+
+var _ store.UserChangeWriter = (*Store)(nil)
+
+// UpdateUserFrom is UpdateUser setting only the columns whose values
+// differ from before's (see store.UserChangeWriter): an index none of
+// whose columns the statement sets is not rewritten, nor does a trigger
+// on such a column fire. The compare-and-set on u.Version is what makes
+// before's values the stored ones.
+func (s *Store) UpdateUserFrom(ctx context.Context, before, u *store.User) error {
+	if before == nil || before.Version != u.Version || before.TenantID != u.TenantID || before.ID != u.ID || u.CreatedAt.IsZero() {
+		return s.UpdateUser(ctx, u)
+	}
+	if err := validateUser(u); err != nil {
+		return err
+	}
+	t := now()
+	doc, err := json.Marshal((*userDoc)(u))
+	if err != nil {
+		return err
+	}
+	vals := [...]any{u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
+		boolInt(u.Active), emailsNorm(u)}
+	was := [...]any{before.UserName, store.NormUserName(before.UserName), before.ExternalID, store.NormDisplayName(before.DisplayName),
+		boolInt(before.Active), emailsNorm(before)}
+	mask := 0
+	args := make([]any, 0, len(vals)+5)
+	for i := range vals {
+		if vals[i] != was[i] {
+			mask |= 1 << i
+			args = append(args, vals[i])
+		}
+	}
+	args = append(args, t.UnixMilli(), doc, u.TenantID, u.ID, u.Version)
+	res, err := s.wr.ExecContext(ctx, updateUserStmts[mask], args...)
+	if err != nil {
+		return constraint(err, userConflicts, nil)
+	}
+	if rowsAffected(res) == 0 {
+		return casMiss(ctx, s.rd, "users", u.TenantID, u.ID)
+	}
+	u.Version, u.UpdatedAt = u.Version+1, t
 	return nil
 }
 
