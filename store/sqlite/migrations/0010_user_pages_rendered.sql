@@ -15,7 +15,25 @@
 -- writes a rendering only onto the part whose records it rendered (the
 -- UPDATE names them, rendered.go), so a part rebuilt meanwhile never
 -- gets the rendering of older records.
+--
+-- The table is made again rather than altered, for its columns' order:
+-- a row is read from its start, through every overflow page before the
+-- column wanted, so the small columns come first, then the records, then
+-- the rendering, several times their size, which a reader of records
+-- never crosses. The parts are a copy: readers build them again, run by
+-- run, as they come to them. The triggers of 0005 name user_pages in
+-- their bodies only, and stay.
 
-ALTER TABLE user_pages ADD COLUMN render_key TEXT;
-ALTER TABLE user_pages ADD COLUMN rendered BLOB;
-ALTER TABLE user_pages ADD COLUMN rendered_at INTEGER;
+DROP TABLE user_pages;
+
+CREATE TABLE user_pages (
+	tenant_id   TEXT    NOT NULL,
+	lo          TEXT    NOT NULL, -- the run's lo
+	part        INTEGER NOT NULL, -- 0, 1, …: users part*32 … part*32+31 of the run
+	n           INTEGER NOT NULL, -- users in the part
+	render_key  TEXT,             -- the rendering's name, NULL until one is made
+	rendered_at INTEGER,
+	data        BLOB    NOT NULL, -- the users' records
+	rendered    BLOB,
+	PRIMARY KEY (tenant_id, lo, part)
+) STRICT;
