@@ -356,6 +356,19 @@ func (s *storeMetrics) UpdateUserFrom(ctx context.Context, before, u *store.User
 	return err
 }
 
+// ModifyUser forwards the backend's read-modify-write of a user, timed
+// as UpdateUser (the change it runs included).
+func (s *storeMetrics) ModifyUser(ctx context.Context, tenantID, id string, change func(*store.User) error) (before, after *store.User, err error) {
+	m, ok := s.Store.(store.UserModifier)
+	if !ok {
+		return nil, nil, errors.ErrUnsupported
+	}
+	start := time.Now()
+	before, after, err = m.ModifyUser(ctx, tenantID, id, change)
+	s.done(s.updateUser, "UpdateUser", start, err)
+	return before, after, err
+}
+
 func (s *storeMetrics) CreateUser(ctx context.Context, u *store.User) error {
 	start := time.Now()
 	err := s.Store.CreateUser(ctx, u)

@@ -144,11 +144,20 @@ func (s *Store) runAlone(o *batchOp) {
 	}
 }
 
+// opFailed is an op's own failure before it wrote anything (a change
+// that refused, a row not there): like a constraint, it leaves the
+// batch's transaction going.
+type opFailed struct{ err error }
+
+func (e *opFailed) Error() string { return e.err.Error() }
+func (e *opFailed) Unwrap() error { return e.err }
+
 // isConstraint reports whether err is a constraint violation, which backs
-// out the failed statement but leaves its transaction going, or no row
-// (a compare-and-set that matched nothing).
+// out the failed statement but leaves its transaction going, no row (a
+// compare-and-set that matched nothing), or an op's own failure.
 func isConstraint(err error) bool {
-	if errors.Is(err, sql.ErrNoRows) {
+	var of *opFailed
+	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &of) {
 		return true
 	}
 	var se *sqlite.Error

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/roster-scim/roster/store"
@@ -176,5 +178,125 @@ func TestUpdateUserFromWritesFewerPages(t *testing.T) {
 	t.Logf("200 PATCHes of active: %d WAL pages through UpdateUser, %d through UpdateUserFrom", all, changed)
 	if changed*5 > all*4 {
 		t.Fatalf("UpdateUserFrom wrote %d pages, UpdateUser %d: want at least a fifth fewer", changed, all)
+	}
+}
+
+func TestModifyUser(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "m.db"))
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	other := benchUser(ten.ID, 2)
+	u := benchUser(ten.ID, 1)
+	for _, x := range []*store.User{other, u} {
+		if err := s.CreateUser(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before, after, err := s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error { x.Active = false; return nil })
+	if err != nil || before.Version != u.Version || after.Version != u.Version+1 || after.Active || !before.Active {
+		t.Fatalf("deactivate: before %+v after %+v, %v", before, after, err)
+	}
+	if got, err := s.GetUser(ctx, ten.ID, u.ID); err != nil || !reflect.DeepEqual(got, after) {
+		t.Fatalf("stored %+v, %v; ModifyUser returned %+v", got, err, after)
+	}
+
+	// A change that changes nothing writes nothing.
+	before, after, err = s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error { x.Active = false; return nil })
+	if err != nil || after != before || after.Version != u.Version+1 {
+		t.Fatalf("no-op: before %p after %p version %d, %v", before, after, after.Version, err)
+	}
+
+	// A refusal, a panic, a taken userName and a missing user write
+	// nothing and say why.
+	refused := errors.New("refused")
+	if _, _, err := s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error { x.Title = "x"; return refused }); !errors.Is(err, refused) {
+		t.Fatalf("refusing change: %v", err)
+	}
+	if _, _, err := s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error { panic("boom") }); err == nil {
+		t.Fatal("panicking change: no error")
+	}
+	var conflict *store.ErrConflict
+	if _, _, err := s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error { x.UserName = other.UserName; return nil }); !errors.As(err, &conflict) || conflict.Attr != "userName" {
+		t.Fatalf("taken userName: %v, want ErrConflict{userName}", err)
+	}
+	if _, _, err := s.ModifyUser(ctx, ten.ID, "no-such-id", func(*store.User) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing user: %v, want ErrNotFound", err)
+	}
+	if got, err := s.GetUser(ctx, ten.ID, u.ID); err != nil || got.Version != u.Version+1 || got.Title != u.Title || got.UserName != u.UserName {
+		t.Fatalf("after the failed changes: %+v, %v", got, err)
+	}
+}
+
+// Concurrent changes of one user all apply, each on the one before: no
+// lost update, no compare-and-set to run out of retries on.
+func TestModifyUserConcurrently(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "c.db"))
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	u := benchUser(ten.ID, 1)
+	u.Title = "0"
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, _, err := s.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error {
+				v, err := strconv.Atoi(x.Title)
+				x.Title = strconv.Itoa(v + 1)
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.GetUser(ctx, ten.ID, u.ID)
+	if err != nil || got.Title != strconv.Itoa(n) || got.Version != u.Version+n {
+		t.Fatalf("after %d concurrent increments: title %q version %d (from %d), %v", n, got.Title, got.Version, u.Version, err)
+	}
+}
+
+// Another process writing between ModifyUser's read and its write (run
+// alone, they are two statements) sends it round again: both changes
+// stay.
+func TestModifyUserAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	a, b := openTest(t, path), openTest(t, path)
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := a.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	u := benchUser(ten.ID, 1)
+	if err := a.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	_, after, err := a.ModifyUser(ctx, ten.ID, u.ID, func(x *store.User) error {
+		if calls++; calls == 1 {
+			other := *u
+			other.DisplayName = "Written Between"
+			if err := b.UpdateUser(ctx, &other); err != nil {
+				return err
+			}
+		}
+		x.Title = "Changed"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 || after.DisplayName != "Written Between" || after.Title != "Changed" || after.Version != u.Version+2 {
+		t.Fatalf("%d calls, after %+v: want the change run again on the other handle's write", calls, after)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -197,22 +199,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *store.User) error {
 
 var _ store.UserChangeWriter = (*Store)(nil)
 
-// UpdateUserFrom is UpdateUser setting only the columns whose values
-// differ from before's (see store.UserChangeWriter): an index none of
-// whose columns the statement sets is not rewritten, nor does a trigger
-// on such a column fire. The compare-and-set on u.Version is what makes
-// before's values the stored ones.
-func (s *Store) UpdateUserFrom(ctx context.Context, before, u *store.User) error {
-	if before == nil || before.Version != u.Version || before.TenantID != u.TenantID || before.ID != u.ID || u.CreatedAt.IsZero() {
-		return s.UpdateUser(ctx, u)
-	}
-	if err := validateUser(u); err != nil {
-		return err
-	}
-	t := now()
+// updateUserChanged is the compare-and-set writing u over before (the
+// user at u.Version) at time t: doc, and the columns whose values differ.
+func updateUserChanged(before, u *store.User, t time.Time) (string, []any, error) {
 	doc, err := json.Marshal((*userDoc)(u))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	vals := [...]any{u.UserName, store.NormUserName(u.UserName), u.ExternalID, store.NormDisplayName(u.DisplayName),
 		boolInt(u.Active), emailsNorm(u)}
@@ -226,8 +218,27 @@ func (s *Store) UpdateUserFrom(ctx context.Context, before, u *store.User) error
 			args = append(args, vals[i])
 		}
 	}
-	args = append(args, t.UnixMilli(), doc, u.TenantID, u.ID, u.Version)
-	res, err := s.wr.ExecContext(ctx, updateUserStmts[mask], args...)
+	return updateUserStmts[mask], append(args, t.UnixMilli(), doc, u.TenantID, u.ID, u.Version), nil
+}
+
+// UpdateUserFrom is UpdateUser setting only the columns whose values
+// differ from before's (see store.UserChangeWriter): an index none of
+// whose columns the statement sets is not rewritten, nor does a trigger
+// on such a column fire. The compare-and-set on u.Version is what makes
+// before's values the stored ones.
+func (s *Store) UpdateUserFrom(ctx context.Context, before, u *store.User) error {
+	if before == nil || before.Version != u.Version || before.TenantID != u.TenantID || before.ID != u.ID || u.CreatedAt.IsZero() {
+		return s.UpdateUser(ctx, u)
+	}
+	if err := validateUser(u); err != nil {
+		return err
+	}
+	t := now()
+	query, args, err := updateUserChanged(before, u, t)
+	if err != nil {
+		return err
+	}
+	res, err := s.wr.ExecContext(ctx, query, args...)
 	if err != nil {
 		return constraint(err, userConflicts, nil)
 	}
@@ -236,6 +247,101 @@ func (s *Store) UpdateUserFrom(ctx context.Context, before, u *store.User) error
 	}
 	u.Version, u.UpdatedAt = u.Version+1, t
 	return nil
+}
+
+var _ store.UserModifier = (*Store)(nil)
+
+// ModifyUser is one op of the group commit (batch.go), so concurrent
+// PATCHes of many users share their commits, and reads the user from the
+// writer's connection, whose page cache the process's own commits do not
+// empty (a lookup connection's is emptied by every commit: that read was
+// a quarter of a PATCH). In a batch the read and the write are one
+// transaction; run alone they are two statements, and the write's
+// compare-and-set on the version read sends it round again when another
+// process wrote between.
+func (s *Store) ModifyUser(ctx context.Context, tenantID, id string, change func(*store.User) error) (before, after *store.User, err error) {
+	err = s.batched(ctx, func(ctx context.Context, q queryer) error {
+		for attempt := 0; ; attempt++ {
+			b, a, err := readUserTwice(ctx, q, tenantID, id)
+			if err != nil {
+				return err
+			}
+			if err := runChange(change, a); err != nil {
+				return &opFailed{err}
+			}
+			if reflect.DeepEqual(a, b) {
+				before, after = b, b
+				return nil
+			}
+			a.TenantID, a.ID, a.Version, a.CreatedAt = b.TenantID, b.ID, b.Version, b.CreatedAt
+			if err := validateUser(a); err != nil {
+				return &opFailed{err}
+			}
+			t := now()
+			query, args, err := updateUserChanged(b, a, t)
+			if err != nil {
+				return &opFailed{err}
+			}
+			res, err := q.ExecContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			if rowsAffected(res) == 0 {
+				if attempt < maxAttempts {
+					continue // another process wrote between read and write
+				}
+				return &opFailed{store.ErrPrecondition}
+			}
+			a.Version, a.UpdatedAt = b.Version+1, t
+			before, after = b, a
+			return nil
+		}
+	})
+	if err != nil {
+		var of *opFailed
+		if errors.As(err, &of) {
+			return nil, nil, of.err
+		}
+		return nil, nil, constraint(notFound(err), userConflicts, nil)
+	}
+	return before, after, nil
+}
+
+// maxAttempts bounds ModifyUser's rounds when other processes keep
+// writing the user between its read and its write.
+const maxAttempts = 16
+
+// readUserTwice reads one user into two values that share nothing: one
+// to keep as read, one for a change to work on.
+func readUserTwice(ctx context.Context, q queryer, tenantID, id string) (before, after *store.User, err error) {
+	var version, created, updated int64
+	var doc string
+	if err := q.QueryRowContext(ctx, lookupByID, tenantID, id).Scan(&version, &created, &updated, &doc); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, &opFailed{store.ErrNotFound}
+		}
+		return nil, nil, err
+	}
+	before, after = new(store.User), new(store.User)
+	for _, u := range []*store.User{before, after} {
+		if err := decodeUserDoc(doc, u); err != nil {
+			return nil, nil, err
+		}
+		u.TenantID, u.ID, u.Version = tenantID, id, version
+		u.CreatedAt, u.UpdatedAt = msTime(created), msTime(updated)
+	}
+	return before, after, nil
+}
+
+// runChange calls change, turning a panic into an error: change runs on
+// whichever goroutine leads the batch, whose caller it is not.
+func runChange(change func(*store.User) error, u *store.User) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: ModifyUser: the change panicked: %v", p)
+		}
+	}()
+	return change(u)
 }
 
 // DeleteUser removes the user and everything that hangs on it: group
