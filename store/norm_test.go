@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -42,9 +43,23 @@ func TestNewIDIsUniqueAndOrdered(t *testing.T) {
 			t.Fatalf("NewID() repeated %q", id)
 		}
 		seen[id] = true
-		if id[:13] < prev {
-			t.Fatalf("NewID() went back in time: %q after %q", id, prev)
+		// Strictly increasing, within a millisecond too: records made
+		// together list in the order they were made.
+		if id <= prev {
+			t.Fatalf("NewID() = %q after %q: not increasing", id, prev)
 		}
-		prev = id[:13]
+		prev = id
+	}
+}
+
+func TestIDCounterBorrowsTheNextMillisecond(t *testing.T) {
+	c := idCounter{ms: uint64(time.Now().Add(time.Hour).UnixMilli()), seq: 0xffe}
+	ms, seq := c.next(5)
+	if ms != c.ms || seq != 0xfff {
+		t.Fatalf("next = %d, %#x; want the same millisecond, 0xfff", ms, seq)
+	}
+	ms2, seq2 := c.next(5)
+	if ms2 != ms+1 || seq2 != 5 {
+		t.Fatalf("past 12 bits: next = %d, %#x; want %d, 0x5", ms2, seq2, ms+1)
 	}
 }
