@@ -241,17 +241,7 @@ func retryable(err error, conditional bool, attempt int) bool {
 }
 
 func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store.User, error) {
-	ctx := r.Context()
-	var pwHash string
-	for attempt := 0; ; attempt++ {
-		cur, err := h.store.GetUser(ctx, tenant, id)
-		if err != nil {
-			return nil, err
-		}
-		conditional, ok := ifMatch(r, cur.Version)
-		if !ok {
-			return nil, errPrecondition
-		}
+	return h.writeUser(r, tenant, id, func(cur *store.User) (*validated, error) {
 		// An extension the body does not mention is not asserted: an
 		// IdP that knows nothing of Roster's fields must not wipe the
 		// notes and permissions an admin set in the portal.
@@ -267,31 +257,8 @@ func (h *handler) replaceUser(r *http.Request, tenant, id string, d doc) (*store
 				}
 			}
 		}
-		v, err := validateDoc(userType, full)
-		if err != nil {
-			return nil, err
-		}
-		u := *cur
-		if err := setUser(&u, v); err != nil {
-			return nil, err
-		}
-		if pw := str(v.core["password"]); pw != "" {
-			if pwHash == "" {
-				if pwHash, err = h.hashPassword(ctx, pw); err != nil {
-					return nil, err
-				}
-			}
-			u.PasswordHash = pwHash
-		}
-		if err := h.updateUser(ctx, cur, &u); err != nil {
-			if retryable(err, conditional, attempt) {
-				continue
-			}
-			return nil, err
-		}
-		h.afterUserWrite(ctx, cur, &u)
-		return &u, nil
-	}
+		return validateDoc(userType, full)
+	})
 }
 
 func (h *handler) replaceGroup(r *http.Request, tenant, id string, d doc) (*store.Group, error) {
@@ -473,17 +440,29 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, tenant string, r
 var errHashFirst = errors.New("scim: the password must be hashed first")
 
 func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (*store.User, error) {
+	return h.writeUser(r, tenant, id, func(cur *store.User) (*validated, error) {
+		d := userDoc(cur)
+		if err := h.applyOps(userType, d, ops); err != nil {
+			return nil, err
+		}
+		return validateDoc(userType, d)
+	})
+}
+
+// writeUser replaces the stored user by what build makes of it (a PATCH's
+// operations applied to it, a PUT's body): through the store's
+// read-modify-write when it has one (store.UserModifier), else read,
+// build and compare-and-set, again when a concurrent writer moved the
+// version on and the request did not name one. A user build leaves as it
+// was is not written: no new version.
+func (h *handler) writeUser(r *http.Request, tenant, id string, build func(cur *store.User) (*validated, error)) (*store.User, error) {
 	ctx := r.Context()
 	if m, ok := h.store.(store.UserModifier); ok {
 		before, after, err := m.ModifyUser(ctx, tenant, id, func(u *store.User) error {
 			if _, ok := ifMatch(r, u.Version); !ok {
 				return errPrecondition
 			}
-			d := userDoc(u)
-			if err := h.applyOps(userType, d, ops); err != nil {
-				return err
-			}
-			v, err := validateDoc(userType, d)
+			v, err := build(u)
 			if err != nil {
 				return err
 			}
@@ -494,7 +473,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 		})
 		switch {
 		case errors.Is(err, errors.ErrUnsupported) || errors.Is(err, errHashFirst):
-			// Read, change and compare-and-set below.
+			// Read, build and compare-and-set below.
 		case err != nil:
 			return nil, err
 		default:
@@ -514,11 +493,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 		if !ok {
 			return nil, errPrecondition
 		}
-		d := userDoc(cur)
-		if err := h.applyOps(userType, d, ops); err != nil {
-			return nil, err
-		}
-		v, err := validateDoc(userType, d)
+		v, err := build(cur)
 		if err != nil {
 			return nil, err
 		}
@@ -536,7 +511,7 @@ func (h *handler) patchUser(r *http.Request, tenant, id string, ops []patchOp) (
 			u.PasswordHash = pwHash
 		}
 		if reflect.DeepEqual(&u, cur) {
-			return cur, nil // nothing changed: no write, no new version
+			return cur, nil
 		}
 		if err := h.updateUser(ctx, cur, &u); err != nil {
 			if retryable(err, conditional, attempt) {

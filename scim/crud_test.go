@@ -38,6 +38,7 @@ func TestETags(t *testing.T) {
 		{"PATCH star", "PATCH", `{"Operations":[{"op":"replace","path":"title","value":"z"}]}`, `If-Match: *`, 200, `W/"4"`},
 		{"PATCH unconditional", "PATCH", `{"Operations":[{"op":"replace","path":"title","value":"w"}]}`, "", 200, `W/"5"`},
 		{"PATCH that changes nothing keeps the version", "PATCH", `{"Operations":[{"op":"replace","path":"title","value":"w"}]}`, "", 200, `W/"5"`},
+		{"PUT that changes nothing keeps the version", "PUT", `{` + userSchema + `,"userName":"etag","title":"w"}`, "", 200, `W/"5"`},
 		{"DELETE current If-Match", "DELETE", "", `If-Match: W/"5"`, 204, ""},
 		{"GET deleted", "GET", "", "", 404, ""},
 	}
