@@ -16,10 +16,9 @@ import (
 // first reader that asks for it after the part was built: the reader
 // renders the records it read, serves them, and writes the rendering
 // back onto the part if the part still holds those records (and no
-// other rendering made within renderTakeover). Whatever
-// writes a user deletes its run's parts, renderings included, in the
-// same statement, so no process ever serves a rendering of a user older
-// than the part.
+// other rendering made within renderTakeover). Whatever writes a user
+// deletes its run's parts, renderings included, in the same statement,
+// so no process ever serves a rendering of a user older than the part.
 
 var _ store.RenderedUserStreamer = (*Store)(nil)
 
