@@ -203,6 +203,7 @@ type lookupConn struct {
 	tls           *libc.TLS
 	db            uintptr
 	byID, byName  uintptr
+	parts         uintptr // partsQuery (pages.go)
 	begin, commit uintptr
 	arg           uintptr // C buffer the arguments are bound from
 	argCap        int
@@ -251,6 +252,9 @@ func openLookupConn(path string) (_ *lookupConn, err error) {
 	if c.byName, err = c.prepare(lookupByUserName); err != nil {
 		return nil, err
 	}
+	if c.parts, err = c.prepare(partsQuery); err != nil {
+		return nil, err
+	}
 	if c.begin, err = c.prepare("BEGIN"); err != nil {
 		return nil, err
 	}
@@ -264,7 +268,7 @@ func (c *lookupConn) close() {
 	if c.tls == nil {
 		return
 	}
-	for _, st := range []uintptr{c.byID, c.byName, c.begin, c.commit} {
+	for _, st := range []uintptr{c.byID, c.byName, c.parts, c.begin, c.commit} {
 		if st != 0 {
 			sqlite3.Xsqlite3_finalize(c.tls, st)
 		}
@@ -388,6 +392,103 @@ func (c *lookupConn) user(st uintptr, byID bool, a, b string) (*store.User, erro
 	u.TenantID, u.ID, u.Version = a, id, version
 	u.CreatedAt, u.UpdatedAt = msTime(created), msTime(updated)
 	return u, nil
+}
+
+// bindArgs binds args (strings and ints) to st's parameters in order,
+// the strings from the connection's buffer; they stay valid until the
+// statement is reset.
+func (c *lookupConn) bindArgs(st uintptr, args ...any) error {
+	n := 0
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			n += len(s)
+		}
+	}
+	if n > c.argCap || c.arg == 0 {
+		size := max(n, 256)
+		p := libc.Xrealloc(c.tls, c.arg, libc.Tsize_t(size))
+		if p == 0 {
+			return fmt.Errorf("%w: out of memory", errLookup)
+		}
+		c.arg, c.argCap = p, size
+	}
+	buf := cmem(c.arg, c.argCap)
+	off := 0
+	for i, a := range args {
+		var rc int32
+		switch v := a.(type) {
+		case string:
+			copy(buf[off:], v)
+			rc = sqlite3.Xsqlite3_bind_text(c.tls, st, int32(i+1), c.arg+uintptr(off), int32(len(v)), 0)
+			off += len(v)
+		case int:
+			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st, int32(i+1), int64(v))
+		default:
+			return fmt.Errorf("%w: cannot bind %T", errLookup, a)
+		}
+		if rc != sqlite3.SQLITE_OK {
+			return c.err(rc)
+		}
+	}
+	return nil
+}
+
+// rawPartRows steps partsQuery on a lookup connection (see partRows).
+type rawPartRows struct{ c *lookupConn }
+
+func (r rawPartRows) next(row *partRow) (bool, error) {
+	c, st := r.c, r.c.parts
+	switch rc := sqlite3.Xsqlite3_step(c.tls, st); rc {
+	case sqlite3.SQLITE_DONE:
+		return false, nil
+	case sqlite3.SQLITE_ROW:
+	default:
+		return false, c.err(rc)
+	}
+	row.gen = sqlite3.Xsqlite3_column_int64(c.tls, st, 0)
+	row.n = int(sqlite3.Xsqlite3_column_int64(c.tls, st, 1))
+	row.lo = c.text(st, 2)
+	row.num = int(sqlite3.Xsqlite3_column_int64(c.tls, st, 3))
+	row.size = int(sqlite3.Xsqlite3_column_int64(c.tls, st, 4))
+	row.render = int(sqlite3.Xsqlite3_column_int64(c.tls, st, 5))
+	row.data = c.text(st, 6)
+	return true, nil
+}
+
+func (r rawPartRows) close() error {
+	sqlite3.Xsqlite3_reset(r.c.tls, r.c.parts)
+	return nil
+}
+
+// lookupParts is readPartsAt (pages.go) through the lookup pool, which
+// spares a page of users database/sql's layers and, while no commit
+// comes, the read transaction (see maxHold). An error wrapping errLookup
+// means the pool could not answer.
+func (s *Store) lookupParts(tenantID string, r *runs, p *listPlan, key string) (pg *partsPage, missing []string, ok bool, err error) {
+	c := s.look.get()
+	if c == nil {
+		return nil, nil, false, errLookup
+	}
+	began, h, err := c.ready(s.look)
+	if err == nil {
+		pg, missing, ok, err = walkParts(func(args ...any) (partRows, error) {
+			if err := c.bindArgs(c.parts, args...); err != nil {
+				sqlite3.Xsqlite3_reset(c.tls, c.parts)
+				return nil, err
+			}
+			return rawPartRows{c}, nil
+		}, tenantID, r, p, key)
+	}
+	if err != nil && !errors.Is(err, errLookup) {
+		err = fmt.Errorf("%w: %v", errLookup, err)
+	}
+	if began && err == nil {
+		if serr := c.settle(s.look, h); serr != nil {
+			pg, missing, ok, err = nil, nil, false, serr
+		}
+	}
+	s.look.put(c, err != nil)
+	return pg, missing, ok, err
 }
 
 // run steps a statement that returns no rows (BEGIN, COMMIT).

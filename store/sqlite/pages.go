@@ -150,7 +150,10 @@ func (s *Store) readParts(ctx context.Context, tenantID string, p *listPlan, key
 	// (see cdb.detach).
 	quick := context.WithoutCancel(ctx)
 	if r := s.runs.latest(tenantID); r != nil && len(r.los) > 0 && r.los[0] == "" {
-		pg, missing, ok, err := readPartsAt(quick, s.rd, tenantID, r, p, key)
+		pg, missing, ok, err := s.lookupParts(tenantID, r, p, key)
+		if errors.Is(err, errLookup) {
+			pg, missing, ok, err = readPartsAt(quick, s.rd, tenantID, r, p, key)
+		}
 		if err != nil || ok {
 			return pg, missing, err
 		}
@@ -218,6 +221,46 @@ const (
 // to be r, with the renderings named key; ok is false when the totals
 // row says the runs are not r (or there is none).
 func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *listPlan, key string) (pg *partsPage, missing []string, ok bool, err error) {
+	return walkParts(func(args ...any) (partRows, error) {
+		rows, err := q.QueryContext(ctx, partsQuery, args...)
+		if err != nil {
+			return nil, err
+		}
+		return sqlPartRows{rows}, nil
+	}, tenantID, r, p, key)
+}
+
+// partRow is one row of partsQuery.
+type partRow struct {
+	gen       int64
+	n         int // the tenant's users
+	lo        string
+	num, size int // the part's number and users (-1, 0: no part)
+	render    int
+	data      string
+}
+
+// partRows runs partsQuery: a lookup connection's statement
+// (lookup.go), or the read pool's through database/sql.
+type partRows interface {
+	next(*partRow) (bool, error)
+	close() error
+}
+
+type sqlPartRows struct{ rows *sql.Rows }
+
+func (s sqlPartRows) next(r *partRow) (bool, error) {
+	if !s.rows.Next() {
+		return false, s.rows.Err()
+	}
+	return true, s.rows.Scan(&r.gen, &r.n, &r.lo, &r.num, &r.size, &r.render, &r.data)
+}
+
+func (s sqlPartRows) close() error { return s.rows.Close() }
+
+// walkParts is readPartsAt with partsQuery run by query, given its
+// arguments.
+func walkParts(query func(args ...any) (partRows, error), tenantID string, r *runs, p *listPlan, key string) (pg *partsPage, missing []string, ok bool, err error) {
 	total := r.cum[len(r.los)]
 	// Ascending positions [from, to) make the page.
 	from, to := p.q.Offset, min(p.q.Offset+p.q.Limit, total)
@@ -232,34 +275,32 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 		i0, i1 = r.find(from), r.find(to-1)
 		p0, p1 = (from-r.cum[i0])/partUsers, (to-1-r.cum[i1])/partUsers
 	}
-	rows, err := q.QueryContext(ctx, partsQuery, key, r.los[i0], p0, r.los[i1], p1, tenantID, renderTakeover)
+	rows, err := query(key, r.los[i0], p0, r.los[i1], p1, tenantID, renderTakeover)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	defer rows.Close()
-	// The current row, scanned once.
-	var gen int64
-	var n, num, size int
-	var lo, data string
-	var render int
-	have := false
-	next := func() error {
-		if have = rows.Next(); have {
-			if err := rows.Scan(&gen, &n, &lo, &num, &size, &render, &data); err != nil {
-				return err
-			}
-			have = num >= 0
+	defer func() {
+		if cerr := rows.close(); err == nil {
+			err = cerr
 		}
-		return nil
+	}()
+	// The current row, scanned once.
+	var row partRow
+	have := false
+	next := func() (err error) {
+		if have, err = rows.next(&row); have {
+			have = row.num >= 0
+		}
+		return err
 	}
 	if err := next(); err != nil {
 		return nil, nil, false, err
 	}
-	if gen != r.gen || n != total {
-		return nil, nil, false, rows.Err() // not these runs (or no totals row)
+	if row.gen != r.gen || row.n != total {
+		return nil, nil, false, nil // not these runs (or no totals row)
 	}
 	if empty {
-		return &partsPage{total: total}, nil, true, rows.Err()
+		return &partsPage{total: total}, nil, true, nil
 	}
 	// Walk the parts the page needs, in order, against the rows.
 	recs := make([]string, 0, to-from)
@@ -268,16 +309,16 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 	i, part := i0, p0
 	for {
 		runSize := r.cum[i+1] - r.cum[i]
-		found := have && lo == r.los[i] && num == part && size == min(partUsers, runSize-part*partUsers)
+		found := have && row.lo == r.los[i] && row.num == part && row.size == min(partUsers, runSize-part*partUsers)
 		if found {
 			at := len(recs)
-			if render == renderKept {
-				recs, found = appendRecords(recs, data, renderFormat, size, skip, to-from-at)
+			if row.render == renderKept {
+				recs, found = appendRecords(recs, row.data, renderFormat, row.size, skip, to-from-at)
 			} else {
-				recs, found = appendRecords(recs, data, partFormat, size, skip, to-from-at)
+				recs, found = appendRecords(recs, row.data, partFormat, row.size, skip, to-from-at)
 				if found && key != "" {
-					unrendered = append(unrendered, unrenderedPart{lo: lo, num: num, n: size, data: data, skip: skip, at: at, take: len(recs) - at,
-						keep: render == renderNone})
+					unrendered = append(unrendered, unrenderedPart{lo: row.lo, num: row.num, n: row.size, data: row.data, skip: skip, at: at, take: len(recs) - at,
+						keep: row.render == renderNone})
 				}
 			}
 			if err := next(); err != nil {
@@ -291,7 +332,7 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 			if len(missing) == 0 || missing[len(missing)-1] != r.los[i] {
 				missing = append(missing, r.los[i])
 			}
-			for have && lo == r.los[i] {
+			for have && row.lo == r.los[i] {
 				if err := next(); err != nil {
 					return nil, nil, false, err
 				}
@@ -305,9 +346,6 @@ func readPartsAt(ctx context.Context, q queryer, tenantID string, r *runs, p *li
 		if part++; part == nParts(runSize) {
 			i, part = i+1, 0
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, false, err
 	}
 	if len(missing) > 0 || len(recs) != to-from {
 		return nil, missing, true, nil

@@ -287,3 +287,40 @@ func BenchmarkListPage100(b *testing.B) {
 		}
 	})
 }
+
+// Pages come through the lookup connections, or through the read pool
+// when those cannot serve: the same pages either way.
+func TestUserPagesWithoutLookups(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "l.db"))
+	ctx := context.Background()
+	ten := &store.Tenant{Name: "t"}
+	if err := s.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := s.CreateUser(ctx, benchUser(ten.ID, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queries := []store.Query{{Offset: 0, Limit: 100}, {Offset: 37, Limit: 100}, {Offset: 250, Limit: 100}, {Offset: 10, Limit: 50, Descending: true}}
+	var through [][]store.User
+	for _, q := range queries {
+		streamed(t, s, ten.ID, q) // builds the parts
+		_, page := streamed(t, s, ten.ID, q)
+		through = append(through, page)
+	}
+	if countParts(t, s, ten.ID) == 0 {
+		t.Fatal("no parts: the pages came from the rows")
+	}
+	s.look.mu.Lock()
+	s.look.broken = true // the pool hands out no connection from here on
+	s.look.mu.Unlock()
+	for len(s.look.idle) > 0 {
+		s.look.put(<-s.look.idle, true)
+	}
+	for i, q := range queries {
+		if _, page := streamed(t, s, ten.ID, q); !reflect.DeepEqual(page, through[i]) {
+			t.Fatalf("%+v through the read pool differs from the lookup connections' page", q)
+		}
+	}
+}
