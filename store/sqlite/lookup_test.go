@@ -180,7 +180,7 @@ func TestLookupHoldsSnapshotUntilACommit(t *testing.T) {
 	}
 	a.look.close() // from here on, one lookup connection
 	a.look = newLookups(path, 1)
-	a.look.watch.Store(mustWatch(t, path))
+	a.look.watch.Store(a.shm)
 	if _, err := a.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
 		t.Fatal(err)
 	}
@@ -232,15 +232,6 @@ func TestLookupHoldsSnapshotUntilACommit(t *testing.T) {
 	if !c.held || c.since == since {
 		t.Fatalf("after the checkpoint the lookup kept its old transaction or holds none (held %v)", c.held)
 	}
-}
-
-func mustWatch(t *testing.T, path string) *walWatch {
-	t.Helper()
-	w, err := openWalWatch(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
 }
 
 // A held snapshot keeps a checkpoint from copying the commits after it;
