@@ -26,8 +26,8 @@ const updateUser = `UPDATE users SET user_name = ?, user_name_norm = ?, external
 	WHERE tenant_id = ? AND id = ? AND version = ?`
 
 // The columns beside doc that a user write may leave alone, in
-// updateUser's order; updateUserSet is the statement setting those of
-// mask (bit i: userColumns[i]), built once per mask.
+// updateUser's order; updateUserStmts[mask] is the compare-and-set
+// setting those of mask (bit i: userColumns[i]) and doc, built once.
 var userColumns = [...]string{"user_name", "user_name_norm", "external_id", "display_name_norm", "active", "emails_norm"}
 
 var updateUserStmts [1 << len(userColumns)]string
@@ -325,7 +325,7 @@ func readUserTwice(ctx context.Context, q queryer, tenantID, id string) (before,
 	before, after = new(store.User), new(store.User)
 	for _, u := range []*store.User{before, after} {
 		if err := decodeUserDoc(doc, u); err != nil {
-			return nil, nil, err
+			return nil, nil, &opFailed{err} // this user's alone: the batch goes on
 		}
 		u.TenantID, u.ID, u.Version = tenantID, id, version
 		u.CreatedAt, u.UpdatedAt = msTime(created), msTime(updated)
